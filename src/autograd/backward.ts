@@ -1,0 +1,123 @@
+/**
+ * Reverse-mode differentiation: sort the graph below the root once (depth-first, post-order),
+ * then walk it from the root down, accumulating each tensor's gradient from all its uses before
+ * passing it on (micrograd's algorithm, with hooks, retained gradients and in-place checks).
+ */
+import { GradError, ShapeError } from '../core/errors.js';
+import { formatShape, shapesEqual } from '../core/shape.js';
+import type { Tensor } from '../tensor.js';
+import { enableGrad, noGrad } from './grad-mode.js';
+
+export interface BackwardOptions {
+  /** Keep the graph's saved values so that backward can run through it again. */
+  retainGraph?: boolean;
+  /** Record the backward computation itself, for higher-order gradients. */
+  createGraph?: boolean;
+}
+
+/** Tensors of the graph below `root` that require grad, inputs before the ops that use them. */
+function topologicalOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>([root]);
+  const stack: [Tensor, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t._gradFn?.inputs ?? [];
+    if (i < inputs.length) {
+      top[1]++;
+      const next = inputs[i]!;
+      if (next.requiresGrad && !visited.has(next)) {
+        visited.add(next);
+        stack.push([next, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}
+
+/** Adds `g` into `t.grad` (a fresh contiguous copy the first time, so it never aliases another). */
+function accumulate(t: Tensor, g: Tensor, createGraph: boolean): void {
+  t.grad = t.grad === null ? (createGraph ? g : g.clone().detach()) : t.grad.add(g);
+}
+
+export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
+  root._check('backward');
+  if (!root.requiresGrad) {
+    throw new GradError(
+      'backward: this tensor does not require grad and has no grad function; ' +
+        'create its inputs with { requiresGrad: true } (and not inside noGrad)',
+    );
+  }
+  if (grad === undefined) {
+    if (root.size !== 1) {
+      throw new GradError(
+        `backward: a gradient can be created implicitly only for a one-element output, got shape ${formatShape(root.shape)}; ` +
+          'pass backward(gradient) of the same shape, or reduce to a scalar first (e.g. .sum())',
+      );
+    }
+    grad = noGrad(() => root.detach().mul(0).add(1));
+  } else {
+    grad._check('backward');
+    if (!shapesEqual(grad.shape, root.shape)) {
+      throw new ShapeError(
+        `backward: gradient of shape ${formatShape(grad.shape)} does not match the output's ${formatShape(root.shape)}`,
+      );
+    }
+    if (grad.dtype !== root.dtype) {
+      throw new GradError(
+        `backward: gradient dtype ${grad.dtype} does not match the output's ${root.dtype}`,
+      );
+    }
+  }
+  const retain = options.retainGraph ?? options.createGraph ?? false;
+  const createGraph = options.createGraph ?? false;
+  const order = topologicalOrder(root);
+  const grads = new Map<Tensor, Tensor>([[root, grad]]);
+
+  const run = (): void => {
+    for (let k = order.length - 1; k >= 0; k--) {
+      const t = order[k]!;
+      let g = grads.get(t);
+      if (g === undefined) continue;
+      grads.delete(t);
+      if (t._hooks) {
+        for (const hook of [...t._hooks]) {
+          const replaced = hook(g);
+          if (replaced !== undefined && replaced !== null) {
+            if (!shapesEqual(replaced.shape, g.shape)) {
+              throw new ShapeError(
+                `gradient hook returned shape ${formatShape(replaced.shape)}, expected ${formatShape(g.shape)}`,
+              );
+            }
+            g = replaced;
+          }
+        }
+      }
+      const node = t._gradFn;
+      if (node === null) {
+        accumulate(t, g, createGraph);
+        continue;
+      }
+      if (t._retainsGrad) accumulate(t, g, createGraph);
+      const inputGrads = node.apply(g);
+      node.inputs.forEach((input, i) => {
+        const gi = inputGrads[i];
+        if (gi === null || gi === undefined || !input.requiresGrad) return;
+        if (!shapesEqual(gi.shape, input.shape)) {
+          throw new ShapeError(
+            `internal error in the backward of '${node.name}': gradient of shape ${formatShape(gi.shape)} for an input of shape ${formatShape(input.shape)}`,
+          );
+        }
+        const prev = grads.get(input);
+        grads.set(input, prev === undefined ? gi : prev.add(gi));
+      });
+      if (!retain) node.release();
+    }
+  };
+  if (createGraph) enableGrad(run);
+  else noGrad(run);
+}

@@ -1,0 +1,60 @@
+/**
+ * The reference backend: plain TypeScript loops over typed arrays, float32 and float64 (int32 and
+ * bool where an op allows them). It is the living specification every faster backend is tested
+ * against, so clarity wins over speed everywhere except matmul.
+ */
+import { allocArray, type DType, type TypedArray } from '../../core/dtype.js';
+import type { Backend, Kernels, Storage } from '../backend.js';
+import { binary, copy, fill, unary, where } from './elementwise.js';
+import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
+import { matmul } from './matmul.js';
+import { argReduce, reduce } from './reduce.js';
+import { newRefStorage, RefStorage } from './storage.js';
+
+const kernels: Kernels = {
+  fill,
+  copy,
+  unary,
+  binary,
+  where,
+  reduce,
+  argReduce,
+  matmul,
+  indexSelect,
+  indexAdd,
+  gather,
+  scatterAdd,
+};
+
+function data(storage: Storage): TypedArray {
+  return (storage as RefStorage).data;
+}
+
+export const refBackend: Backend = {
+  name: 'ref',
+  gcManaged: true,
+  kernels,
+  alloc: (dtype: DType, size: number) => newRefStorage(dtype, size),
+  write(storage, values, offset = 0) {
+    const d = data(storage);
+    if (storage.dtype === 'bool') {
+      for (let i = 0; i < values.length; i++) d[offset + i] = values[i] ? 1 : 0;
+    } else if (storage.dtype === 'int32') {
+      for (let i = 0; i < values.length; i++) d[offset + i] = Math.trunc(values[i]!);
+    } else {
+      d.set(values as ArrayLike<number>, offset);
+    }
+  },
+  read(storage) {
+    const d = data(storage);
+    const out = allocArray(storage.dtype, d.length);
+    out.set(d as never);
+    return out;
+  },
+  readAsync(storage) {
+    return Promise.resolve(this.read(storage));
+  },
+  free() {
+    // Typed arrays are reclaimed by the garbage collector once unreferenced.
+  },
+};

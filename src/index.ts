@@ -1,0 +1,46 @@
+/**
+ * nabla: tensors, reverse-mode autograd and sequence models for TypeScript.
+ *
+ * @example
+ * import * as nb from 'nabla';
+ * const x = nb.tensor([[1, 2], [3, 4]], { requiresGrad: true });
+ * x.mul(x).sum().backward();
+ * x.grad!.toArray(); // [[2, 4], [6, 8]]
+ */
+export { Tensor, type NestedArray, type GradHook, type ShapeArgs } from './tensor.js';
+export * from './ops/index.js';
+export type { DType, FloatDType, TypedArray } from './core/dtype.js';
+export {
+  NablaError,
+  ShapeError,
+  DimError,
+  IndexError,
+  DTypeError,
+  ValueError,
+  GradError,
+  DisposedError,
+  GradcheckError,
+} from './core/errors.js';
+export { broadcastShapes } from './core/shape.js';
+export { Generator, manualSeed, defaultGenerator, type GeneratorState } from './core/random.js';
+export { noGrad, enableGrad, isGradEnabled } from './autograd/grad-mode.js';
+export { GradNode } from './autograd/node.js';
+export type { BackwardOptions } from './autograd/backward.js';
+export {
+  gradcheck,
+  type GradcheckOptions,
+  type GradcheckInputReport,
+} from './autograd/gradcheck.js';
+export { scope, keep } from './memory.js';
+export { setBackend, getBackend, registerBackend, listBackends } from './backend/registry.js';
+export type {
+  Backend,
+  Kernels,
+  KernelName,
+  Storage,
+  View,
+  UnaryOp,
+  BinaryOp,
+  ReduceOp,
+  ArgReduceOp,
+} from './backend/backend.js';

@@ -1,0 +1,114 @@
+/**
+ * Memory: reference-counted buffers shared by a tensor and its views, `dispose()`, `scope(fn)` that
+ * frees a computation's intermediates, and a FinalizationRegistry safety net for backends whose
+ * memory the garbage collector cannot see (WASM, GPU). With the typed-array reference backend all of
+ * this only drops references; the same user code frees real memory on the others.
+ */
+import type { Backend, Storage } from './backend/backend.js';
+
+/** A backend buffer with the number of live tensors that view it and an in-place version counter. */
+export class Buffer {
+  refs = 0;
+  /** Bumped by every in-place write, so autograd can tell that a saved tensor changed. */
+  version = 0;
+  freed = false;
+  constructor(
+    readonly backend: Backend,
+    readonly handle: Storage,
+  ) {
+    if (!backend.gcManaged) finalizer.register(this, { backend, handle }, this);
+  }
+
+  release(): void {
+    if (--this.refs > 0 || this.freed) return;
+    this.freed = true;
+    if (!this.backend.gcManaged) finalizer.unregister(this);
+    this.backend.free(this.handle);
+  }
+}
+
+// Frees a non-GC buffer whose every tensor became unreachable without dispose().
+const finalizer = new FinalizationRegistry<{ backend: Backend; handle: Storage }>(
+  ({ backend, handle }) => backend.free(handle),
+);
+
+/** What memory tracking needs to know of a tensor (implemented by Tensor). */
+export interface Disposable {
+  dispose(): void;
+  readonly isDisposed: boolean;
+  /** Tensors that must outlive this one if it is kept (its autograd inputs and saved values). */
+  graphDependencies(): readonly Disposable[];
+}
+
+const scopes: Set<Disposable>[] = [];
+
+/** Called by every new tensor: the innermost open scope now owns it. */
+export function track(t: Disposable): void {
+  scopes[scopes.length - 1]?.add(t);
+}
+
+/** Removes `t` from every open scope so that it survives them; returns it. */
+export function keep<T extends Disposable>(t: T): T {
+  for (const s of scopes) s.delete(t);
+  return t;
+}
+
+function collectReturned(value: unknown, out: Set<Disposable>, depth = 0): void {
+  if (value === null || typeof value !== 'object' || depth > 8) return;
+  if ('graphDependencies' in value && 'dispose' in value) {
+    out.add(value as Disposable);
+    return;
+  }
+  if (Array.isArray(value)) for (const v of value) collectReturned(v, out, depth + 1);
+  else if (value instanceof Map) for (const v of value.values()) collectReturned(v, out, depth + 1);
+  else if (Object.getPrototypeOf(value) === Object.prototype) {
+    for (const v of Object.values(value)) collectReturned(v, out, depth + 1);
+  }
+}
+
+/**
+ * Runs `fn` and disposes every tensor created inside it, except those it returns (found in arrays,
+ * maps and plain objects), those passed to `keep`, and whatever the returned tensors' autograd graph
+ * still needs for `backward()`. Scopes nest; kept tensors belong to the enclosing scope.
+ *
+ * @example
+ * const loss = nb.scope(() => model(x).sub(y).square().mean());
+ * loss.backward(); // the graph's saved tensors were kept
+ */
+export function scope<T>(fn: () => T): T {
+  const owned = new Set<Disposable>();
+  scopes.push(owned);
+  let result: T;
+  try {
+    result = fn();
+  } catch (e) {
+    scopes.pop();
+    for (const t of owned) t.dispose();
+    throw e;
+  }
+  scopes.pop();
+  if (result instanceof Promise) {
+    throw new TypeError(
+      'scope(fn): fn must be synchronous; await inside and wrap only the synchronous parts',
+    );
+  }
+  const survivors = new Set<Disposable>();
+  collectReturned(result, survivors);
+  // Everything reachable from a returned tensor through the autograd graph stays alive.
+  const stack = [...survivors];
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    for (const d of t.graphDependencies()) {
+      if (!survivors.has(d)) {
+        survivors.add(d);
+        stack.push(d);
+      }
+    }
+  }
+  const parent = scopes[scopes.length - 1];
+  for (const t of owned) {
+    if (survivors.has(t)) parent?.add(t);
+    else t.dispose();
+  }
+  return result;
+}
