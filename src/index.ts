@@ -44,3 +44,5 @@ export type {
   ReduceOp,
   ArgReduceOp,
 } from './backend/backend.js';
+export * as nn from './nn/index.js';
+export * as F from './nn/functional.js';

@@ -1,0 +1,65 @@
+/**
+ * Functional forms of the layers (PyTorch's torch.nn.functional): stateless, taking every weight
+ * as an argument. Modules call these; so can users.
+ */
+import { ShapeError, ValueError } from '../core/errors.js';
+import { formatShape } from '../core/shape.js';
+import type { Generator } from '../core/random.js';
+import { add, mul, sub } from '../ops/elementwise.js';
+import { matmul } from '../ops/matmul.js';
+import { dropout as dropoutOp } from '../ops/random.js';
+import { mean, variance } from '../ops/reduce.js';
+import type { Tensor } from '../tensor.js';
+
+export { softmax, logSoftmax, logsumexp } from '../ops/reduce.js';
+export { embedding } from '../ops/indexing.js';
+export { relu, gelu, leakyRelu, tanh, sigmoid } from '../ops/elementwise.js';
+
+/**
+ * y = x·Wᵀ + b, with W of shape (out, in) as in PyTorch.
+ *
+ * @example
+ * const y = nb.F.linear(nb.randn([4, 3]), nb.randn([2, 3]), nb.zeros([2])); // [4, 2]
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  const inFeatures = weight.shape[weight.ndim - 1];
+  if (weight.ndim !== 2 || x.shape[x.ndim - 1] !== inFeatures) {
+    throw new ShapeError(
+      `linear: input of shape ${formatShape(x.shape)} does not fit weight ${formatShape(weight.shape)}; expected (..., ${inFeatures ?? '?'}) and a 2-D (out, in) weight`,
+    );
+  }
+  const y = matmul(x, weight.mT);
+  return bias ? add(y, bias) : y;
+}
+
+/**
+ * Layer normalisation over the trailing `normalizedShape` dims (Ba et al., 2016):
+ * (x − mean) / √(var + eps) · weight + bias, with the biased variance as in PyTorch.
+ */
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  const k = normalizedShape.length;
+  const tail = x.shape.slice(x.ndim - k);
+  if (k === 0 || k > x.ndim || tail.some((s, i) => s !== normalizedShape[i])) {
+    throw new ShapeError(`layerNorm: input of shape ${formatShape(x.shape)} does not end with normalizedShape ${formatShape(normalizedShape)}`);
+  }
+  if (!(eps > 0)) throw new ValueError(`layerNorm: eps must be positive, got ${eps}`);
+  const dims = Array.from({ length: k }, (_, i) => x.ndim - k + i);
+  const mu = mean(x, dims, true);
+  const centered = sub(x, mu);
+  const v = variance(x, dims, { correction: 0, keepdim: true });
+  let y = mul(centered, add(v, eps).rsqrt());
+  if (weight) y = mul(y, weight);
+  if (bias) y = add(y, bias);
+  return y;
+}
+
+/** Dropout with PyTorch's argument order: (input, p, training). */
+export function dropout(x: Tensor, p = 0.5, training = true, generator?: Generator): Tensor {
+  return dropoutOp(x, p, training, generator);
+}
