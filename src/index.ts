@@ -32,6 +32,7 @@ export {
   type GradcheckInputReport,
 } from './autograd/gradcheck.js';
 export { scope, keep } from './memory.js';
+export * as io from './io/index.js';
 export { setBackend, getBackend, registerBackend, listBackends } from './backend/registry.js';
 export type {
   Backend,
@@ -46,3 +47,7 @@ export type {
 } from './backend/backend.js';
 export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
+export * as optim from './optim/index.js';
+export * as models from './models/index.js';
+export { memoryStats, type MemoryStats } from './memory.js';
+export * as lab from './lab/index.js';

@@ -6,31 +6,86 @@
  */
 import type { Backend, Storage } from './backend/backend.js';
 
+const BYTES_PER_ELEMENT: Record<Storage['dtype'], number> = {
+  float32: 4,
+  float64: 8,
+  int32: 4,
+  bool: 1,
+};
+
+// Buffers allocated and not yet released (see memoryStats).
+let liveBuffers = 0;
+let liveBytes = 0;
+let peakBytes = 0;
+
+function countFree(bytes: number): void {
+  liveBuffers--;
+  liveBytes -= bytes;
+}
+
 /** A backend buffer with the number of live tensors that view it and an in-place version counter. */
 export class Buffer {
   refs = 0;
   /** Bumped by every in-place write, so autograd can tell that a saved tensor changed. */
   version = 0;
   freed = false;
+  /** Size in bytes (for memoryStats). */
+  readonly bytes: number;
   constructor(
     readonly backend: Backend,
     readonly handle: Storage,
   ) {
-    if (!backend.gcManaged) finalizer.register(this, { backend, handle }, this);
+    this.bytes = handle.size * BYTES_PER_ELEMENT[handle.dtype];
+    liveBuffers++;
+    liveBytes += this.bytes;
+    if (liveBytes > peakBytes) peakBytes = liveBytes;
+    if (!backend.gcManaged) finalizer.register(this, { backend, handle, bytes: this.bytes }, this);
   }
 
   release(): void {
     if (--this.refs > 0 || this.freed) return;
     this.freed = true;
+    countFree(this.bytes);
     if (!this.backend.gcManaged) finalizer.unregister(this);
     this.backend.free(this.handle);
   }
 }
 
 // Frees a non-GC buffer whose every tensor became unreachable without dispose().
-const finalizer = new FinalizationRegistry<{ backend: Backend; handle: Storage }>(
-  ({ backend, handle }) => backend.free(handle),
+const finalizer = new FinalizationRegistry<{ backend: Backend; handle: Storage; bytes: number }>(
+  ({ backend, handle, bytes }) => {
+    countFree(bytes);
+    backend.free(handle);
+  },
 );
+
+/** Counters of tensor buffers, from `memoryStats()`. */
+export interface MemoryStats {
+  /** Buffers allocated and not yet released. */
+  liveBuffers: number;
+  /** Their total size in bytes. */
+  liveBytes: number;
+  /** The largest `liveBytes` seen since start-up or the last `resetPeak`. */
+  peakBytes: number;
+}
+
+/**
+ * Bytes and count of tensor buffers allocated and not yet released, and the peak since the last
+ * reset. A buffer is released when its last tensor is disposed (by `dispose()` or a `scope`), or
+ * when the garbage collector finalizes it on backends whose memory it cannot see (WASM, GPU). On
+ * the reference backend the garbage collector reclaims dropped tensors silently, so these counters
+ * measure what a computation holds when it runs inside `scope()` — what a non-GC backend would.
+ *
+ * @example
+ * nb.memoryStats({ resetPeak: true });
+ * nb.scope(() => model.forward(x).sum().backward());
+ * console.log(nb.memoryStats().peakBytes / 2 ** 20, 'MiB at the peak');
+ */
+export function memoryStats(options: { resetPeak?: boolean } = {}): MemoryStats {
+  const stats = { liveBuffers, liveBytes, peakBytes };
+  if (options.resetPeak) peakBytes = liveBytes;
+  return stats;
+}
 
 /** What memory tracking needs to know of a tensor (implemented by Tensor). */
 export interface Disposable {

@@ -12,6 +12,7 @@ import { DisposedError, GradError, ShapeError } from './core/errors.js';
 import { contiguousStrides, formatShape, sizeOf, type Shape } from './core/shape.js';
 import { Buffer, track, type Disposable } from './memory.js';
 import * as ops from './ops/index.js';
+import { copyOf } from './ops/util.js';
 import type { Scalar, TensorLike } from './ops/index.js';
 import { formatTensor } from './format.js';
 
@@ -209,20 +210,25 @@ export class Tensor implements View, Disposable {
   /** The elements in row-major order as a new typed array (Uint8Array of 0/1 for bool). */
   dataSync(): TypedArray {
     this._check('dataSync');
-    const c =
-      this.isContiguous() && this.offset === 0 && this.size === this._buffer.handle.size
-        ? this
-        : this.contiguous();
+    const c = this._wholeBuffer();
     return c._buffer.backend.read(c._buffer.handle);
   }
   /** The elements as a typed array, asynchronously (the read every backend supports). */
   async data(): Promise<TypedArray> {
     this._check('data');
-    const c =
-      this.isContiguous() && this.offset === 0 && this.size === this._buffer.handle.size
-        ? this
-        : this.contiguous();
+    const c = this._wholeBuffer();
     return c._buffer.backend.readAsync(c._buffer.handle);
+  }
+  /**
+   * This tensor if it spans its whole buffer in row-major order, else a copy that does. Backends
+   * read whole buffers, so a contiguous view with an offset (a slice, a select) must be copied too:
+   * `contiguous()` would return it as is.
+   */
+  private _wholeBuffer(): Tensor {
+    if (this.isContiguous() && this.offset === 0 && this.size === this._buffer.handle.size) {
+      return this;
+    }
+    return copyOf(this);
   }
   /** The elements as nested arrays (booleans for bool tensors); a 0-d tensor gives a number. */
   toArray(): NestedArray {

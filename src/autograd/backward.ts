@@ -5,6 +5,8 @@
  */
 import { GradError, ShapeError } from '../core/errors.js';
 import { formatShape, shapesEqual } from '../core/shape.js';
+import { keep } from '../memory.js';
+import { onesLike } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 import { enableGrad, noGrad } from './grad-mode.js';
 
@@ -39,9 +41,14 @@ function topologicalOrder(root: Tensor): Tensor[] {
   return order;
 }
 
-/** Adds `g` into `t.grad` (a fresh contiguous copy the first time, so it never aliases another). */
+/**
+ * Adds `g` into `t.grad` (a fresh contiguous copy the first time, so it never aliases another:
+ * with createGraph too, where `g` may be an expanded view or shared with a sibling input, and the
+ * clone is recorded so that the gradient stays differentiable).
+ * The gradient belongs to `t`, not to the scope that runs backward: it is kept out of it.
+ */
 function accumulate(t: Tensor, g: Tensor, createGraph: boolean): void {
-  t.grad = t.grad === null ? (createGraph ? g : g.clone().detach()) : t.grad.add(g);
+  t.grad = keep(t.grad === null ? (createGraph ? g.clone() : g.clone().detach()) : t.grad.add(g));
 }
 
 export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
@@ -59,7 +66,9 @@ export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions =
           'pass backward(gradient) of the same shape, or reduce to a scalar first (e.g. .sum())',
       );
     }
-    grad = noGrad(() => root.detach().mul(0).add(1));
+    // A fresh 1, not root·0 + 1: that is NaN when the output is ±inf or NaN (e.g. a loss over
+    // -inf-masked logits), and would poison every gradient. PyTorch seeds with ones_like.
+    grad = onesLike(root);
   } else {
     grad._check('backward');
     if (!shapesEqual(grad.shape, root.shape)) {

@@ -17,7 +17,8 @@ export class Dropout extends Module {
     readonly generator?: Generator,
   ) {
     super();
-    if (!(p >= 0 && p <= 1)) throw new ValueError(`Dropout: probability p must be in [0, 1], got ${p}`);
+    if (!(p >= 0 && p <= 1))
+      throw new ValueError(`Dropout: probability p must be in [0, 1], got ${p}`);
   }
 
   forward(x: Tensor): Tensor {

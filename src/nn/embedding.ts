@@ -30,13 +30,22 @@ export class Embedding extends Module {
     options: EmbeddingOptions = {},
   ) {
     super();
-    if (!Number.isInteger(numEmbeddings) || numEmbeddings <= 0 || !Number.isInteger(embeddingDim) || embeddingDim <= 0) {
-      throw new ValueError(`Embedding: sizes must be positive integers, got (${numEmbeddings}, ${embeddingDim})`);
+    if (
+      !Number.isInteger(numEmbeddings) ||
+      numEmbeddings <= 0 ||
+      !Number.isInteger(embeddingDim) ||
+      embeddingDim <= 0
+    ) {
+      throw new ValueError(
+        `Embedding: sizes must be positive integers, got (${numEmbeddings}, ${embeddingDim})`,
+      );
     }
     let pad = options.paddingIdx ?? null;
     if (pad !== null) {
       if (!Number.isInteger(pad) || pad < -numEmbeddings || pad >= numEmbeddings) {
-        throw new ValueError(`Embedding: paddingIdx ${pad} must be within [-${numEmbeddings}, ${numEmbeddings})`);
+        throw new ValueError(
+          `Embedding: paddingIdx ${pad} must be within [-${numEmbeddings}, ${numEmbeddings})`,
+        );
       }
       if (pad < 0) pad += numEmbeddings;
     }

@@ -46,7 +46,9 @@ export function layerNorm(
   const k = normalizedShape.length;
   const tail = x.shape.slice(x.ndim - k);
   if (k === 0 || k > x.ndim || tail.some((s, i) => s !== normalizedShape[i])) {
-    throw new ShapeError(`layerNorm: input of shape ${formatShape(x.shape)} does not end with normalizedShape ${formatShape(normalizedShape)}`);
+    throw new ShapeError(
+      `layerNorm: input of shape ${formatShape(x.shape)} does not end with normalizedShape ${formatShape(normalizedShape)}`,
+    );
   }
   if (!(eps > 0)) throw new ValueError(`layerNorm: eps must be positive, got ${eps}`);
   const dims = Array.from({ length: k }, (_, i) => x.ndim - k + i);
@@ -63,3 +65,16 @@ export function layerNorm(
 export function dropout(x: Tensor, p = 0.5, training = true, generator?: Generator): Tensor {
   return dropoutOp(x, p, training, generator);
 }
+export {
+  crossEntropy,
+  nllLoss,
+  mseLoss,
+  l1Loss,
+  binaryCrossEntropyWithLogits,
+  type Reduction,
+  type ReductionOptions,
+  type NllLossOptions,
+  type CrossEntropyOptions,
+  type BceWithLogitsOptions,
+} from './losses.js';
+export { scaledDotProductAttention } from './attention.js';

@@ -8,3 +8,45 @@ export { Dropout } from './dropout.js';
 export { ReLU, LeakyReLU, GELU, Tanh, Sigmoid, Identity } from './activation.js';
 export * as init from './init.js';
 export * as F from './functional.js';
+export {
+  CrossEntropyLoss,
+  NLLLoss,
+  MSELoss,
+  L1Loss,
+  BCEWithLogitsLoss,
+  type Reduction,
+} from './losses.js';
+export {
+  scaledDotProductAttention,
+  scaledDotProductAttentionWithWeights,
+  type ScaledDotProductAttentionOptions,
+} from './attention.js';
+export {
+  MultiheadAttention,
+  type MultiheadAttentionOptions,
+  type MultiheadAttentionForwardOptions,
+  type MultiheadAttentionCachedOptions,
+} from './multihead-attention.js';
+export { KVCache, DecoderLayerCache, DecoderCache } from './kv-cache.js';
+export {
+  sinusoidalPositionalEncoding,
+  SinusoidalPositionalEncoding,
+  LearnedPositionalEncoding,
+  type PositionalEncodingOptions,
+} from './positional-encoding.js';
+export {
+  TransformerEncoderLayer,
+  TransformerDecoderLayer,
+  TransformerEncoder,
+  TransformerDecoder,
+  Transformer,
+  type TransformerActivation,
+  type TransformerLayerOptions,
+  type TransformerOptions,
+  type TransformerForwardOptions,
+  type EncoderLayerForwardOptions,
+  type EncoderForwardOptions,
+  type DecoderLayerForwardOptions,
+  type DecoderIncrementalOptions,
+} from './transformer.js';
+export * from './rnn-exports.js';

@@ -34,10 +34,18 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 
 export function fans(t: Tensor): { fanIn: number; fanOut: number } {
   if (t.ndim < 2) {
-    throw new ShapeError(`init: fan in and fan out need a tensor of at least 2 dimensions, got ${formatShape(t.shape)}`);
+    throw new ShapeError(
+      `init: fan in and fan out need a tensor of at least 2 dimensions, got ${formatShape(t.shape)}`,
+    );
   }
   const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: t.shape[1]! * receptive, fanOut: t.shape[0]! * receptive };
+}
+
+/** A zero-element weight (a Linear with no inputs) is left as it is, as PyTorch does. */
+function isEmptyWeight(t: Tensor): boolean {
+  fans(t); // still rejects tensors of fewer than 2 dims
+  return t.size === 0;
 }
 
 function write(t: Tensor, values: Tensor): Tensor {
@@ -66,6 +74,7 @@ export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
 
 /** Glorot uniform: U(−a, a) with a = gain·√(6 / (fanIn + fanOut)). */
 export function xavierUniform_(t: Tensor, gain = 1, generator?: Generator): Tensor {
+  if (isEmptyWeight(t)) return t;
   const { fanIn, fanOut } = fans(t);
   const a = gain * Math.sqrt(6 / (fanIn + fanOut));
   return uniform_(t, -a, a, generator);
@@ -73,6 +82,7 @@ export function xavierUniform_(t: Tensor, gain = 1, generator?: Generator): Tens
 
 /** Glorot normal: N(0, std²) with std = gain·√(2 / (fanIn + fanOut)). */
 export function xavierNormal_(t: Tensor, gain = 1, generator?: Generator): Tensor {
+  if (isEmptyWeight(t)) return t;
   const { fanIn, fanOut } = fans(t);
   return normal_(t, 0, gain * Math.sqrt(2 / (fanIn + fanOut)), generator);
 }
@@ -94,12 +104,14 @@ function kaimingStd(t: Tensor, options: KaimingOptions): number {
 
 /** He uniform: U(−b, b) with b = gain·√(3 / fan). */
 export function kaimingUniform_(t: Tensor, options: KaimingOptions = {}): Tensor {
+  if (isEmptyWeight(t)) return t;
   const bound = Math.sqrt(3) * kaimingStd(t, options);
   return uniform_(t, -bound, bound, options.generator);
 }
 
 /** He normal: N(0, (gain/√fan)²). */
 export function kaimingNormal_(t: Tensor, options: KaimingOptions = {}): Tensor {
+  if (isEmptyWeight(t)) return t;
   return normal_(t, 0, kaimingStd(t, options), options.generator);
 }
 
@@ -108,7 +120,11 @@ export function kaimingNormal_(t: Tensor, options: KaimingOptions = {}): Tensor 
  * (modified Gram–Schmidt).
  */
 export function orthogonal_(t: Tensor, gain = 1, generator?: Generator): Tensor {
-  if (t.ndim < 2) throw new ShapeError(`init.orthogonal_: needs at least 2 dimensions, got ${formatShape(t.shape)}`);
+  if (t.ndim < 2)
+    throw new ShapeError(
+      `init.orthogonal_: needs at least 2 dimensions, got ${formatShape(t.shape)}`,
+    );
+  if (t.size === 0) return t;
   const rows = t.shape[0]!;
   const cols = t.size / rows;
   // Orthonormalise the columns of a tall (n × k) Gaussian matrix, n >= k.
@@ -131,7 +147,8 @@ export function orthogonal_(t: Tensor, gain = 1, generator?: Generator): Tensor 
   }
   const values = new Float64Array(rows * cols);
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) values[r * cols + c] = gain * (rows >= cols ? q[r * k + c]! : q[c * k + r]!);
+    for (let c = 0; c < cols; c++)
+      values[r * cols + c] = gain * (rows >= cols ? q[r * k + c]! : q[c * k + r]!);
   }
   noGrad(() => t.copy_(tensor(values, { dtype: 'float64', shape: t.shape }).to(t.dtype)));
   return t;

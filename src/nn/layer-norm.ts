@@ -27,12 +27,16 @@ export class LayerNorm extends Module {
 
   constructor(normalizedShape: number | readonly number[], options: LayerNormOptions = {}) {
     super();
-    this.normalizedShape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    this.normalizedShape =
+      typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
     this.eps = options.eps ?? 1e-5;
     const affine = options.elementwiseAffine ?? true;
     const dtype = options.dtype ?? 'float32';
     this.weight = affine ? new Parameter(ones(this.normalizedShape, { dtype })) : null;
-    this.bias = affine && options.bias !== false ? new Parameter(zeros(this.normalizedShape, { dtype })) : null;
+    this.bias =
+      affine && options.bias !== false
+        ? new Parameter(zeros(this.normalizedShape, { dtype }))
+        : null;
   }
 
   forward(x: Tensor): Tensor {

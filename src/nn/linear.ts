@@ -32,7 +32,8 @@ export class Linear extends Module {
       ['inFeatures', inFeatures],
       ['outFeatures', outFeatures],
     ] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new ValueError(`Linear: ${n} must be a non-negative integer, got ${v}`);
+      if (!Number.isInteger(v) || v < 0)
+        throw new ValueError(`Linear: ${n} must be a non-negative integer, got ${v}`);
     }
     const dtype = options.dtype ?? 'float32';
     this.weight = new Parameter(empty([outFeatures, inFeatures], dtype));

@@ -1,6 +1,8 @@
 /**
  * Module: the base of every layer. Parameters and submodules are found by walking the instance's
- * own fields in assignment order (as PyTorch's __setattr__ registers them); their names in
+ * own fields in creation order (as PyTorch's __setattr__ registers them). A field declared in the
+ * class body is created at construction, before the constructor body runs, so declared fields
+ * come in declaration order even if the constructor assigns them in another. Their names in
  * `stateDict()` are PyTorch's: camelCase fields become snake_case (`selfAttn.inProjWeight` →
  * `self_attn.in_proj_weight`, `weightHhL0` → `weight_hh_l0`), list items are numbered.
  */
@@ -78,7 +80,10 @@ export abstract class Module {
     return b.tensor;
   }
 
-  /** Own fields that are parameters, modules or arrays of modules, with their state-dict names. */
+  /**
+   * Own fields that are parameters or modules, with their state-dict names. Plain arrays are not
+   * searched (as in PyTorch): hold lists of modules in a ModuleList.
+   */
   private ownEntries(): [string, Parameter | Module | null][] {
     const out: [string, Parameter | Module | null][] = [];
     for (const [field, value] of Object.entries(this)) {
@@ -101,7 +106,8 @@ export abstract class Module {
   /** This module and all submodules, depth first, with dotted names ('' for this one). */
   *namedModules(prefix = ''): Generator<[string, Module]> {
     yield [prefix, this];
-    for (const [name, child] of this.namedChildren()) yield* child.namedModules(prefix ? `${prefix}.${name}` : name);
+    for (const [name, child] of this.namedChildren())
+      yield* child.namedModules(prefix ? `${prefix}.${name}` : name);
   }
 
   *modules(): Generator<Module> {
@@ -111,7 +117,9 @@ export abstract class Module {
   /** Every parameter with its dotted name; a parameter shared by two modules is listed once. */
   namedParameters(prefix = ''): [string, Parameter][] {
     const seen = new Set<Parameter>();
-    return this.allParameters(prefix).filter(([, p]) => (seen.has(p) ? false : (seen.add(p), true)));
+    return this.allParameters(prefix).filter(([, p]) =>
+      seen.has(p) ? false : (seen.add(p), true),
+    );
   }
 
   private allParameters(prefix: string): [string, Parameter][] {
@@ -169,7 +177,8 @@ export abstract class Module {
         if (v instanceof Parameter) out[full] = v.detach();
         else if (v instanceof Module) visit(v, full);
       }
-      for (const [b, entry] of m[BUFFERS]) if (entry.persistent) out[prefix ? `${prefix}.${b}` : b] = entry.tensor.detach();
+      for (const [b, entry] of m[BUFFERS])
+        if (entry.persistent) out[prefix ? `${prefix}.${b}` : b] = entry.tensor.detach();
     };
     visit(this, '');
     return out;
@@ -180,7 +189,10 @@ export abstract class Module {
    * into this module's parameters and buffers. Shapes must match; with `strict` (the default) the
    * key sets must match too. Dtypes are converted to the parameter's dtype.
    */
-  loadStateDict(stateDict: Record<string, Tensor>, options: LoadStateDictOptions = {}): LoadStateDictResult {
+  loadStateDict(
+    stateDict: Record<string, Tensor>,
+    options: LoadStateDictOptions = {},
+  ): LoadStateDictResult {
     const strict = options.strict ?? true;
     const own = this.stateDict();
     const missingKeys = Object.keys(own).filter((k) => !(k in stateDict));
@@ -189,13 +201,16 @@ export abstract class Module {
     for (const [k, target] of Object.entries(own)) {
       const src = stateDict[k];
       if (src && !shapesEqual(src.shape, target.shape)) {
-        mismatched.push(`${k}: checkpoint ${formatShape(src.shape)}, model ${formatShape(target.shape)}`);
+        mismatched.push(
+          `${k}: checkpoint ${formatShape(src.shape)}, model ${formatShape(target.shape)}`,
+        );
       }
     }
     const problems: string[] = [];
     if (mismatched.length) problems.push(`shape mismatch:\n    ${mismatched.join('\n    ')}`);
     if (strict && missingKeys.length) problems.push(`missing keys: ${missingKeys.join(', ')}`);
-    if (strict && unexpectedKeys.length) problems.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
+    if (strict && unexpectedKeys.length)
+      problems.push(`unexpected keys: ${unexpectedKeys.join(', ')}`);
     if (problems.length) {
       const Err = mismatched.length ? ShapeError : ValueError;
       throw new Err(`loadStateDict (${this.constructor.name}): ${problems.join('\n  ')}`);
@@ -219,12 +234,17 @@ export abstract class Module {
     for (const m of this.modules()) {
       for (const [field, v] of Object.entries(m)) {
         if (v instanceof Parameter && v.dtype !== dtype) {
-          if (!replaced.has(v)) replaced.set(v, new Parameter(v.detach().to(dtype), v.requiresGrad));
+          if (!replaced.has(v))
+            replaced.set(v, new Parameter(v.detach().to(dtype), v.requiresGrad));
           (m as unknown as Record<string, unknown>)[field] = replaced.get(v);
         }
       }
       for (const entry of m[BUFFERS].values()) {
-        if (entry.tensor.dtype !== dtype && entry.tensor.dtype !== 'bool' && entry.tensor.dtype !== 'int32') {
+        if (
+          entry.tensor.dtype !== dtype &&
+          entry.tensor.dtype !== 'bool' &&
+          entry.tensor.dtype !== 'int32'
+        ) {
           entry.tensor = keep(entry.tensor.to(dtype));
         }
       }
@@ -248,7 +268,9 @@ export abstract class Module {
         .ownEntries()
         .filter(([, v]) => v instanceof Parameter)
         .map(([n, v]) => `${n}${formatShape((v as Parameter).shape)}`);
-      lines.push(`${pad}${name ? name + ': ' : ''}${m.constructor.name}${params.length ? ` (${params.join(', ')})` : ''}`);
+      lines.push(
+        `${pad}${name ? name + ': ' : ''}${m.constructor.name}${params.length ? ` (${params.join(', ')})` : ''}`,
+      );
       for (const [n, c] of m.namedChildren()) visit(c, n, depth + 1);
     };
     visit(this, '', 0);
@@ -278,7 +300,8 @@ export class ModuleList<M extends Module = Module> extends Module implements Ite
     const n = this.length;
     const j = i < 0 ? i + n : i;
     const m = (this as unknown as Record<string, M>)[String(j)];
-    if (m === undefined) throw new ValueError(`ModuleList: index ${i} out of range for ${n} modules`);
+    if (m === undefined)
+      throw new ValueError(`ModuleList: index ${i} out of range for ${n} modules`);
     return m;
   }
   *[Symbol.iterator](): Iterator<M> {

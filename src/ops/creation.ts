@@ -23,7 +23,7 @@ function finish(t: Tensor, options: CreateOptions | undefined): Tensor {
 function inferNested(
   data: NestedInput,
   op: string,
-): { shape: number[]; flat: number[]; sawBool: boolean } {
+): { shape: number[]; flat: number[]; allBool: boolean } {
   const shape: number[] = [];
   let probe: NestedInput = data;
   while (Array.isArray(probe)) {
@@ -33,6 +33,7 @@ function inferNested(
   }
   const flat: number[] = [];
   let sawBool = false;
+  let sawNumber = false;
   const walk = (node: NestedInput, depth: number, path: string): void => {
     if (depth === shape.length) {
       if (Array.isArray(node))
@@ -40,8 +41,10 @@ function inferNested(
       if (typeof node === 'boolean') {
         sawBool = true;
         flat.push(node ? 1 : 0);
-      } else if (typeof node === 'number') flat.push(node);
-      else throw new ShapeError(`${op}: ${path} is ${typeof node}, expected a number or boolean`);
+      } else if (typeof node === 'number') {
+        sawNumber = true;
+        flat.push(node);
+      } else throw new ShapeError(`${op}: ${path} is ${typeof node}, expected a number or boolean`);
       return;
     }
     if (!Array.isArray(node) || node.length !== shape[depth]) {
@@ -52,7 +55,8 @@ function inferNested(
     for (let i = 0; i < node.length; i++) walk(node[i] as NestedInput, depth + 1, `${path}[${i}]`);
   };
   walk(data, 0, 'data');
-  return { shape, flat, sawBool };
+  // Booleans mixed with numbers are numbers (as in PyTorch), not a lossy bool tensor.
+  return { shape, flat, allBool: sawBool && !sawNumber };
 }
 
 export interface TensorOptions extends CreateOptions {
@@ -85,7 +89,7 @@ export function tensor(data: NestedInput | TypedArray, options: TensorOptions = 
     const inferred = inferNested(data, 'tensor');
     shape = inferred.shape;
     values = inferred.flat;
-    natural = inferred.sawBool ? 'bool' : 'float32';
+    natural = inferred.allBool ? 'bool' : 'float32';
     if (options.shape) {
       const s = checkShape(options.shape, 'tensor');
       if (sizeOf(s) !== values.length)
@@ -177,10 +181,11 @@ export function linspace(
     throw new ValueError(`linspace: start and end must be finite, got ${start}, ${end}`);
   const values = new Array<number>(steps);
   const step = steps > 1 ? (end - start) / (steps - 1) : 0;
-  // Fill from both ends as PyTorch does, so the last value is exactly `end`.
+  // Fill from both ends as PyTorch does, so the last value is exactly `end`; a single step is
+  // `start` (the second half would otherwise start at `end`).
   const half = Math.floor(steps / 2);
   for (let i = 0; i < steps; i++)
-    values[i] = i < half ? start + step * i : end - step * (steps - 1 - i);
+    values[i] = steps === 1 || i < half ? start + step * i : end - step * (steps - 1 - i);
   return tensor(values, { dtype: options.dtype ?? 'float32', requiresGrad: options.requiresGrad });
 }
 

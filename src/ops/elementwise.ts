@@ -5,8 +5,8 @@
 import type { BinaryOp, UnaryOp, View } from '../backend/backend.js';
 import { record } from '../autograd/node.js';
 import { type DType, isFloat } from '../core/dtype.js';
-import { DTypeError, ValueError } from '../core/errors.js';
-import { broadcastShapes, type Shape } from '../core/shape.js';
+import { DTypeError, ShapeError, ValueError } from '../core/errors.js';
+import { broadcastShapes, formatShape, shapesEqual, type Shape } from '../core/shape.js';
 import { Tensor } from '../tensor.js';
 import { sumToShape } from './movement.js';
 import {
@@ -108,7 +108,7 @@ export function isFinite(x: Tensor): Tensor {
 
 function operands(op: string, a: TensorLike, b: TensorLike, allowBool = false): [Tensor, Tensor] {
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : scalarTensor(0, 'float32');
-  return promoteArithmetic(op, a, b, toTensor(a, like), toTensor(b, like), allowBool);
+  return promoteArithmetic(op, a, b, toTensor(a, like, op), toTensor(b, like, op), allowBool);
 }
 
 function runBinary(op: BinaryOp, a: Tensor, b: Tensor, dtype: DType, name: string): Tensor {
@@ -214,8 +214,8 @@ function extremum(op: 'maximum' | 'minimum', a: TensorLike, b: TensorLike): Tens
 
 function compare(op: BinaryOp, a: TensorLike, b: TensorLike): Tensor {
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : scalarTensor(0, 'float32');
-  let x = toTensor(a, like);
-  let y = toTensor(b, like);
+  let x = toTensor(a, like, op);
+  let y = toTensor(b, like, op);
   if (x.dtype !== y.dtype) {
     if (x.dtype === 'bool' || y.dtype === 'bool') {
       // Allow comparing masks with numbers: promote the bool side.
@@ -237,7 +237,7 @@ export const ge = (a: TensorLike, b: TensorLike): Tensor => compare('ge', a, b);
 
 function logical(op: 'logicalAnd' | 'logicalOr', a: TensorLike, b: TensorLike): Tensor {
   const like = a instanceof Tensor ? a : b instanceof Tensor ? b : scalarTensor(0, 'bool');
-  return runBinary(op, toTensor(a, like), toTensor(b, like), 'bool', op);
+  return runBinary(op, toTensor(a, like, op), toTensor(b, like, op), 'bool', op);
 }
 
 /** Elementwise AND of truth values (non-zero is true); result is bool. */
@@ -284,14 +284,13 @@ export function maskedFill(x: Tensor, mask: Tensor, value: Scalar): Tensor {
   mask._check('maskedFill');
   if (mask.dtype !== 'bool')
     throw new DTypeError(`maskedFill: mask must be a bool tensor, got ${mask.dtype}`);
-  broadcastShapes('maskedFill', x.shape, mask.shape);
-  const out = where(mask, scalarTensor(typeof value === 'boolean' ? +value : value, x.dtype), x);
-  if (out.shape.length !== x.shape.length || out.shape.some((s, i) => s !== x.shape[i])) {
-    throw new ValueError(
-      `maskedFill: mask of shape [${mask.shape.join(', ')}] must broadcast to the tensor's shape [${x.shape.join(', ')}]`,
+  // The mask may broadcast to x, not x to the mask: a shape problem, checked before any work.
+  if (!shapesEqual(broadcastShapes('maskedFill', x.shape, mask.shape), x.shape)) {
+    throw new ShapeError(
+      `maskedFill: mask of shape ${formatShape(mask.shape)} must broadcast to the tensor's shape ${formatShape(x.shape)}`,
     );
   }
-  return out;
+  return where(mask, scalarTensor(typeof value === 'boolean' ? +value : value, x.dtype), x);
 }
 
 /** Limits values to [min, max]; the gradient passes where min <= x <= max. */

@@ -5,8 +5,9 @@
  */
 import { record } from '../autograd/node.js';
 import { DTypeError, IndexError, ShapeError } from '../core/errors.js';
-import { formatShape, normalizeDim } from '../core/shape.js';
+import { formatShape, normalizeDim, type Shape } from '../core/shape.js';
 import type { Tensor } from '../tensor.js';
+import { cat } from './join.js';
 import { contiguous, reshape } from './movement.js';
 import { copyOf, empty, kernelsFor } from './util.js';
 
@@ -114,7 +115,25 @@ export function scatterAdd(base: Tensor, dim: number, index: Tensor, src: Tensor
   checkIndex(index, base.shape[d]!, 'scatterAdd', `dimension ${d}`);
   const out = copyOf(base);
   kernelsFor(base).scatterAdd(out, d, index, src);
-  return record(out, 'scatterAdd', [base, src], (g) => [g, gather(g, d, index)], [index]);
+  return record(out, 'scatterAdd', [base, src], (g) => [g, padTo(gather(g, d, index), src.shape)], [
+    index,
+  ]);
+}
+
+/**
+ * `t` zero-padded at the end of each dim up to `shape`: the index of scatterAdd may be smaller
+ * than the source, whose elements outside it were not used and get a zero gradient.
+ */
+function padTo(t: Tensor, shape: Shape): Tensor {
+  let out = t;
+  for (let d = 0; d < shape.length; d++) {
+    const missing = shape[d]! - out.shape[d]!;
+    if (missing <= 0) continue;
+    const zerosShape = [...out.shape];
+    zerosShape[d] = missing;
+    out = cat([out, empty(zerosShape, out.dtype)], d);
+  }
+  return out;
 }
 
 /**
@@ -127,6 +146,8 @@ export function embedding(indices: Tensor, weight: Tensor): Tensor {
     throw new ShapeError(
       `embedding: weight must be 2-D (numEmbeddings, dim), got ${formatShape(weight.shape)}`,
     );
+  // Checked here so that a bad token id is reported as embedding's, not indexSelect's.
+  checkIndex(indices, weight.shape[0]!, 'embedding', 'an embedding table');
   const flat = reshape(contiguous(indices), [indices.size]);
   const rows = indexSelect(weight, 0, flat);
   return reshape(rows, [...indices.shape, weight.shape[1]!]);

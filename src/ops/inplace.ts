@@ -29,6 +29,13 @@ function checkWritable(target: Tensor, op: string): void {
 /** Writes `value` (broadcast to target's shape, cast to its dtype) into target's elements. */
 export function writeInPlace(target: Tensor, value: Tensor, op: string): void {
   checkWritable(target, op);
+  // The write is not recorded, so a value that carries a gradient would silently lose it.
+  if (isGradEnabled() && value.requiresGrad) {
+    throw new GradError(
+      `${op}: the value written in place requires grad, and in-place ops are not recorded by autograd ` +
+        'so its gradient would be lost; use the out-of-place op, or nb.noGrad(() => ...) if that is intended',
+    );
+  }
   const shape = broadcastShapes(op, target.shape, value.shape);
   if (!shapesEqual(shape, target.shape)) {
     throw new ShapeError(

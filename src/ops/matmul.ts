@@ -33,6 +33,15 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       `matmul: both arguments need at least 1 dimension, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`,
     );
   }
+  // Checked here too so that the message shows the shapes as given, before 1-D promotion.
+  const K = a.shape[a.ndim - 1]!;
+  const K2 = b.shape[b.ndim === 1 ? 0 : b.ndim - 2]!;
+  if (K !== K2) {
+    throw new ShapeError(
+      `matmul: inner dimensions differ: ${formatShape(a.shape)} @ ${formatShape(b.shape)} (${K} vs ${K2}); ` +
+        'expected (..., M, K) @ (..., K, N), or a 1-D operand of size K',
+    );
+  }
   const a2 = a.ndim === 1 ? unsqueeze(a, 0) : a; // (K) -> (1, K)
   const b2 = b.ndim === 1 ? unsqueeze(b, 1) : b; // (K) -> (K, 1)
   let out = batchedMatmul(a2, b2);

@@ -30,12 +30,13 @@ export function scalarTensor(value: number, dtype: DType): Tensor {
 }
 
 /**
- * Converts an operand to a tensor. A JS number takes `like`'s dtype, except that a non-integer
- * number with an int32/bool tensor gives float32 (as PyTorch promotes `int_tensor * 0.5`).
+ * Converts an operand of `op` to a tensor. A JS number takes `like`'s dtype, except that a
+ * non-integer number with an int32/bool tensor gives float32 (as PyTorch promotes
+ * `int_tensor * 0.5`).
  */
-export function toTensor(x: TensorLike, like: Tensor): Tensor {
+export function toTensor(x: TensorLike, like: Tensor, op = 'operand'): Tensor {
   if (x instanceof Tensor) {
-    x._check('operand');
+    x._check(op);
     return x;
   }
   const v = typeof x === 'boolean' ? (x ? 1 : 0) : x;
