@@ -71,9 +71,9 @@ export interface AttentionCoreOptions {
  * @internal
  */
 export function causalAllowed(L: number, S: number, offset = 0): Tensor {
-  // (1, S) column index against (L, 1) row index: j - i <= offset.
-  const cols = reshape(arange(0, S), [1, S]);
-  const rows = reshape(arange(offset, L + offset), [L, 1]);
+  // Column index j against row index i + offset: j <= i + offset.
+  const cols = reshape(arange(0, S), [1, S]); // (S) -> (1, S)
+  const rows = reshape(arange(offset, L + offset), [L, 1]); // (L) -> (L, 1)
   return le(cols, rows);
 }
 
@@ -115,27 +115,32 @@ export function attention(
   const p = options.dropoutP ?? 0;
   if (!(p >= 0 && p <= 1)) throw new ValueError(`${op}: dropoutP must be in [0, 1], got ${p}`);
 
+  // Masks are checked against the scores' shape before any work is done.
+  const batch = broadcastShapes(op, q.shape.slice(0, -2), k.shape.slice(0, -2));
+  const scoreShape = [...batch, L, S];
+  if (options.allowed) checkMask(options.allowed, scoreShape, op, 'bool');
+  if (options.bias) checkMask(options.bias, scoreShape, op, 'float');
+
   // Scaling q (..., L, E) is cheaper than scaling the (..., L, S) scores, and gives a contiguous
   // operand for the batched product.
   const qs = scale === 1 ? q : mul(q, scale);
   let scores = matmul(qs, k.mT); // (..., L, E) @ (..., E, S) -> (..., L, S)
-  const scoreShape = scores.shape;
 
   let allowed = options.allowed ?? null;
-  if (allowed) checkMask(allowed, scoreShape, op, 'bool');
   if (options.causal) {
     const c = causalAllowed(L, S, options.causalOffset ?? 0); // (L, S)
     allowed = allowed ? logicalAnd(allowed, c) : c;
   }
   if (options.bias) {
-    checkMask(options.bias, scoreShape, op, 'float');
     const bias = options.bias.dtype === q.dtype ? options.bias : options.bias.to(q.dtype);
     scores = add(scores, bias); // broadcasts (..., L, S)
   }
   if (allowed) scores = where(allowed, scores, -Infinity);
-  // A float mask may hold -Infinity too, so any mask can empty a row.
-  const masked = allowed !== null || !!options.bias;
-  let weights = safeSoftmax(scores, masked); // (..., L, S)
+  // A user mask (bool, or float holding -Infinity) can empty a row; the causal triangle alone
+  // cannot while causalOffset >= 0 (key 0 is always visible).
+  const mayEmpty =
+    !!options.allowed || !!options.bias || (!!options.causal && (options.causalOffset ?? 0) < 0);
+  let weights = safeSoftmax(scores, mayEmpty); // (..., L, S)
   if (p > 0) weights = dropout(weights, p, true, options.generator);
   const out = matmul(weights, v); // (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
   return [out, weights];

@@ -2,7 +2,9 @@
  * Key/value caches for incremental (token-by-token) decoding with attention, as in the
  * autoregressive decoder of "Attention Is All You Need" (Vaswani et al., 2017): the keys and values
  * of past positions are kept, so step t projects only the new token and attends over t cached
- * positions instead of re-running the whole prefix.
+ * positions instead of re-running the whole prefix. PyTorch's nn.Transformer has no cache; this
+ * plays the role of fairseq's `incremental_state` or Hugging Face's `past_key_values`. Appending
+ * copies the cached (N, H, S, D) tensors, O(S·E) per step like the attention itself.
  */
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { ValueError } from '../core/errors.js';
@@ -71,7 +73,13 @@ function release(t: Tensor | null): void {
   if (t !== null && !isGradEnabled() && !t.requiresGrad) t.dispose();
 }
 
-/** The caches of one Transformer decoder layer: growing self-attention, static cross-attention. */
+/**
+ * The caches of one Transformer decoder layer: growing self-attention, static cross-attention.
+ *
+ * @example
+ * const c = new nb.nn.DecoderLayerCache();
+ * const y = decoderLayer.forwardIncremental(tgtStep, memory, c);
+ */
 export class DecoderLayerCache {
   readonly selfAttn = new KVCache(false);
   readonly crossAttn = new KVCache(true);

@@ -195,8 +195,9 @@ export abstract class Module {
   ): LoadStateDictResult {
     const strict = options.strict ?? true;
     const own = this.stateDict();
-    const missingKeys = Object.keys(own).filter((k) => !(k in stateDict));
-    const unexpectedKeys = Object.keys(stateDict).filter((k) => !(k in own));
+    const has = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+    const missingKeys = Object.keys(own).filter((k) => !has(stateDict, k));
+    const unexpectedKeys = Object.keys(stateDict).filter((k) => !has(own, k));
     const mismatched: string[] = [];
     for (const [k, target] of Object.entries(own)) {
       const src = stateDict[k];

@@ -81,7 +81,9 @@ export interface MultiheadAttentionCachedOptions {
    * position. Default true for a growing cache, ignored for a static one.
    */
   causal?: boolean;
+  /** Also return the attention weights (default false here, unlike `forward`). */
   needWeights?: boolean;
+  /** Average the returned weights over heads (default true). */
   averageAttnWeights?: boolean;
 }
 

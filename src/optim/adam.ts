@@ -4,6 +4,7 @@
  */
 import { noGrad } from '../autograd/grad-mode.js';
 import { ValueError } from '../core/errors.js';
+import { zerosLike } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer, type ParamsArg } from './optimizer.js';
 
@@ -67,15 +68,15 @@ export class Adam extends Optimizer<AdamOptions> {
           const s = this.stateOf(p);
           const step = ((s.step as number | undefined) ?? 0) + 1;
           s.step = step;
-          const m = (s.expAvg as Tensor | undefined) ?? this.hold(p.detach().mul(0));
-          const v = (s.expAvgSq as Tensor | undefined) ?? this.hold(p.detach().mul(0));
+          const m = (s.expAvg as Tensor | undefined) ?? this.hold(zerosLike(p));
+          const v = (s.expAvgSq as Tensor | undefined) ?? this.hold(zerosLike(p));
           s.expAvg = m;
           s.expAvgSq = v;
           m.mul_(b1).add_(g, 1 - b1); // m = β1·m + (1 − β1)·g
           v.mul_(b2).add_(g.mul(g), 1 - b2); // v = β2·v + (1 − β2)·g²
           let second = v;
           if (o.amsgrad) {
-            const vmax = (s.maxExpAvgSq as Tensor | undefined) ?? this.hold(p.detach().mul(0));
+            const vmax = (s.maxExpAvgSq as Tensor | undefined) ?? this.hold(zerosLike(p));
             vmax.copy_(vmax.maximum(v));
             s.maxExpAvgSq = vmax;
             second = vmax;
