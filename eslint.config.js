@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'test/fixtures/'] },
+  { ignores: ['dist/', 'build/', 'node_modules/', 'coverage/', 'test/fixtures/'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -27,6 +27,16 @@ export default tseslint.config(
   {
     // Node-only adapters (published as the `nabla/node` entry point) may use Node built-ins.
     files: ['src/io/node/**'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // Node-only lab code: rendering plots to SVG and writing report files.
+    files: ['src/lab/node/**'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+  {
+    // The native backend loads a Node addon; only the Node entry points import it.
+    files: ['src/backend/native/**', 'src/node.ts', 'src/index.node.ts'],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

@@ -51,3 +51,5 @@ export * as optim from './optim/index.js';
 export * as models from './models/index.js';
 export { memoryStats, type MemoryStats } from './memory.js';
 export * as lab from './lab/index.js';
+export * as train from './train/index.js';
+export * as data from './data/index.js';

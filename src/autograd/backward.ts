@@ -9,6 +9,7 @@ import { keep } from '../memory.js';
 import { onesLike } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 import { enableGrad, noGrad } from './grad-mode.js';
+import { tapeListener } from './node.js';
 
 export interface BackwardOptions {
   /** Keep the graph's saved values so that backward can run through it again. */
@@ -48,10 +49,29 @@ function topologicalOrder(root: Tensor): Tensor[] {
  * The gradient belongs to `t`, not to the scope that runs backward: it is kept out of it.
  */
 function accumulate(t: Tensor, g: Tensor, createGraph: boolean): void {
-  t.grad = keep(t.grad === null ? (createGraph ? g.clone() : g.clone().detach()) : t.grad.add(g));
+  if (t.grad === null || t.grad.isDisposed) {
+    t.grad = keep(createGraph ? g.clone() : g.clone().detach());
+  } else if (createGraph || t.grad.requiresGrad) {
+    t.grad = keep(t.grad.add(g));
+  } else {
+    // In place, as PyTorch accumulates: no new buffer per backward (gradient accumulation over
+    // many micro-batches keeps memory flat), and references to `.grad` stay valid.
+    t.grad.add_(g);
+  }
 }
 
 export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
+  const listener = tapeListener();
+  if (listener === null) return backwardPass(root, grad, options);
+  listener.backwardPass(true);
+  try {
+    backwardPass(root, grad, options);
+  } finally {
+    listener.backwardPass(false);
+  }
+}
+
+function backwardPass(root: Tensor, grad: Tensor | undefined, options: BackwardOptions): void {
   root._check('backward');
   if (!root.requiresGrad) {
     throw new GradError(

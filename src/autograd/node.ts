@@ -40,7 +40,14 @@ export class GradNode {
         );
       }
     });
-    return this.backwardFn(grad);
+    const l = listener;
+    if (l === null) return this.backwardFn(grad);
+    l.backwardStep(this, true);
+    try {
+      return this.backwardFn(grad);
+    } finally {
+      l.backwardStep(this, false);
+    }
   }
 
   /** Frees the closure (and what it captured) once backward has used it. */
@@ -61,8 +68,37 @@ export function record(
   backward: BackwardFn,
   saved: readonly Tensor[] = [],
 ): Tensor {
-  if (!isGradEnabled()) return out;
-  if (!inputs.some((t) => t.requiresGrad)) return out;
-  out._setGradFn(new GradNode(name, inputs, backward, saved));
+  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
+    out._setGradFn(new GradNode(name, inputs, backward, saved));
+  }
+  listener?.op(name, out);
   return out;
+}
+
+/**
+ * Observes the tape for instruments (nb.lab.countOps attributes backend kernel calls to ops with
+ * it): every op that reaches `record`, recorded or not (grad mode off, no input requiring grad),
+ * after its kernels ran; each backward step; each backward pass. One listener at a time.
+ */
+export interface TapeListener {
+  /** Op `name` computed `out`; `out.gradFn` is its node when the op was recorded. */
+  op(name: string, out: Tensor): void;
+  /** The backward closure of `node` starts (`entering` true) or returns. */
+  backwardStep(node: GradNode, entering: boolean): void;
+  /** A `backward()` pass starts or ends (seeding and accumulation happen between steps). */
+  backwardPass(entering: boolean): void;
+}
+
+let listener: TapeListener | null = null;
+
+/** Installs `l` (null removes it); returns the previous listener so that callers can restore it. */
+export function setTapeListener(l: TapeListener | null): TapeListener | null {
+  const previous = listener;
+  listener = l;
+  return previous;
+}
+
+/** The installed tape listener, if any. */
+export function tapeListener(): TapeListener | null {
+  return listener;
 }

@@ -109,8 +109,11 @@ export function elmanBptt(input: ElmanBpttInput): ElmanBpttResult {
   const T = xs.length;
   const p = input.p;
   if (W[0]!.length !== n || Bm.length !== n)
-    throw new ShapeError(`elmanBptt: W must be (n, n) and B (n, m); got W ${n}×${W[0]!.length}, B ${Bm.length}×${m}`);
-  if (xs.some((x) => x.length !== m)) throw new ShapeError(`elmanBptt: every x_t must have ${m} entries`);
+    throw new ShapeError(
+      `elmanBptt: W must be (n, n) and B (n, m); got W ${n}×${W[0]!.length}, B ${Bm.length}×${m}`,
+    );
+  if (xs.some((x) => x.length !== m))
+    throw new ShapeError(`elmanBptt: every x_t must have ${m} entries`);
   if (T < 1) throw new ValueError('elmanBptt: need at least one step');
   if (!Number.isFinite(p)) throw new ValueError(`elmanBptt: p must be finite, got ${p}`);
   const v0 = input.v0 ? vector(input.v0, 'v0') : new Array<number>(n).fill(0);
@@ -206,7 +209,9 @@ export function gradientNormsThroughTime<R>(
   const layer = options.layer ?? rnn.numLayers - 1;
   const direction = options.direction ?? 0;
   if (!Number.isInteger(layer) || layer < 0 || layer >= rnn.numLayers)
-    throw new ValueError(`gradientNormsThroughTime: layer ${layer} is out of range for ${rnn.numLayers} layers`);
+    throw new ValueError(
+      `gradientNormsThroughTime: layer ${layer} is out of range for ${rnn.numLayers} layers`,
+    );
   if (direction === 1 && !rnn.bidirectional)
     throw new ValueError('gradientNormsThroughTime: direction 1 needs a bidirectional module');
 
@@ -221,7 +226,9 @@ export function gradientNormsThroughTime<R>(
     handle.remove();
   }
   if (states.size === 0)
-    throw new ValueError('gradientNormsThroughTime: the forward pass did not run the recurrent module');
+    throw new ValueError(
+      'gradientNormsThroughTime: the forward pass did not run the recurrent module',
+    );
   const T = Math.max(...states.keys()) + 1;
   const norms = new Array<number>(T).fill(0);
   for (const [t, h] of states) {
@@ -258,7 +265,8 @@ export function fitGrowthRate(norms: readonly number[]): number {
     .map((g, i) => [T - (i + 1), g] as const)
     .filter(([, g]) => g > 0 && Number.isFinite(g))
     .map(([k, g]) => [k, Math.log(g)] as const);
-  if (pts.length < 2) throw new ValueError('fitGrowthRate: need at least two positive finite norms');
+  if (pts.length < 2)
+    throw new ValueError('fitGrowthRate: need at least two positive finite norms');
   const mk = pts.reduce((s, [k]) => s + k, 0) / pts.length;
   const ml = pts.reduce((s, [, l]) => s + l, 0) / pts.length;
   let num = 0;

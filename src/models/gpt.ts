@@ -3,7 +3,8 @@
  * are Unsupervised Multitask Learners") as laid out in Karpathy's nanoGPT (model.py): the same
  * module tree and state-dict keys (`transformer.h.0.attn.c_attn.weight`, ...), pre-norm blocks,
  * exact GELU, an output head tied to the token embedding, and GPT-2's initialisation. On top of
- * nanoGPT it adds a key/value cache for incremental decoding, and top-p sampling.
+ * nanoGPT it adds a key/value cache for incremental decoding, and top-p sampling (the sampling
+ * functions are shared with other language models, in src/train/decode.ts).
  *
  * Shape letters: B batch, T sequence length (new tokens), S attended length (cached + new),
  * C embedding width (nEmbd), H heads, D head width (C / H), V vocabulary size.
@@ -24,6 +25,7 @@ import { normal_, zeros_ } from '../nn/init.js';
 import { LayerNorm } from '../nn/layer-norm.js';
 import { Linear } from '../nn/linear.js';
 import { Module, ModuleList } from '../nn/module.js';
+import { resolveSampling, sampleRows } from '../train/decode.js';
 
 // ---- Configuration ----------------------------------------------------------------------------
 
@@ -604,7 +606,7 @@ export class GPT extends Module {
    */
   generate(idx: Tensor, maxNewTokens: number, options: GenerateOptions = {}): Tensor {
     const { blockSize, vocabSize: V } = this.config;
-    const sampling = resolveSampling(options, V);
+    const sampling = resolveSampling(options, V, 'GPT.generate');
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) {
       throw new ValueError(
         `GPT.generate: maxNewTokens must be a non-negative integer, got ${maxNewTokens}`,
@@ -640,7 +642,7 @@ export class GPT extends Module {
                 const context = L <= blockSize ? seq : seq.narrow(1, L - blockSize, blockSize); // (B, ≤ blockSize)
                 last = this.logitsOf(context, 0).select(1, -1); // (B, L, V) → (B, V)
               }
-              return sampleNext(last.dataSync(), B, V, sampling, generator);
+              return sampleRows(last.dataSync(), B, V, sampling, generator);
             });
             for (let b = 0; b < B; b++) newTokens[b * maxNewTokens + step] = next[b]!;
             const column = tensor(next, { shape: [B, 1] }); // (B, 1)
@@ -658,7 +660,7 @@ export class GPT extends Module {
   }
 }
 
-// ---- Loss and sampling ----------------------------------------------------------------------------
+// ---- Loss ---------------------------------------------------------------------------------------
 
 /**
  * Mean cross-entropy of `logits` (N, V) against class ids `targets` (N) int32, leaving out targets
@@ -674,85 +676,4 @@ function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   // Ignored rows gather class 0 and are then zeroed; an all-ignored batch gives NaN, as PyTorch.
   const picked = logp.gather(1, where(valid, tgt, 0)); // (N, 1)
   return picked.mul(valid.to(logits.dtype)).sum().div(count).neg(); // ()
-}
-
-interface Sampling {
-  temperature: number;
-  topK: number | null;
-  topP: number | null;
-}
-
-function resolveSampling(options: GenerateOptions, V: number): Sampling {
-  const temperature = options.temperature ?? 1;
-  if (typeof temperature !== 'number' || !(temperature >= 0) || !Number.isFinite(temperature))
-    throw new ValueError(
-      `GPT.generate: temperature must be a finite number >= 0, got ${temperature}`,
-    );
-  let topK: number | null = null;
-  if (options.topK !== undefined) {
-    if (!Number.isInteger(options.topK) || options.topK < 1)
-      throw new ValueError(`GPT.generate: topK must be a positive integer, got ${options.topK}`);
-    topK = Math.min(options.topK, V); // as nanoGPT: min(top_k, vocab_size)
-  }
-  let topP: number | null = null;
-  if (options.topP !== undefined) {
-    const p = options.topP;
-    if (typeof p !== 'number' || !(p > 0 && p <= 1))
-      throw new ValueError(`GPT.generate: topP must be in (0, 1], got ${p}`);
-    topP = p < 1 ? p : null;
-  }
-  return { temperature, topK, topP };
-}
-
-/** One token per row of `logits` (B·V values, row-major). */
-function sampleNext(
-  logits: ArrayLike<number>,
-  B: number,
-  V: number,
-  s: Sampling,
-  generator: Generator,
-): Int32Array {
-  const out = new Int32Array(B);
-  for (let b = 0; b < B; b++) {
-    const row = Array.from({ length: V }, (_, j) => logits[b * V + j]!);
-    out[b] = s.temperature === 0 ? argmax(row) : sampleRow(row, s, generator);
-  }
-  return out;
-}
-
-/** Index of the first largest value. */
-function argmax(row: readonly number[]): number {
-  let best = 0;
-  for (let j = 1; j < row.length; j++) if (row[j]! > row[best]!) best = j;
-  return best;
-}
-
-/**
- * Samples an index from softmax(row / temperature), restricted to the topK largest logits (ties
- * broken towards the lower index, so topK = 1 is greedy) and then to the smallest set of most
- * likely tokens whose probability reaches topP.
- */
-function sampleRow(row: number[], s: Sampling, generator: Generator): number {
-  const V = row.length;
-  // Candidates from most to least likely (stable: equal logits keep index order).
-  let order = Array.from({ length: V }, (_, j) => j).sort((a, b) => row[b]! - row[a]! || a - b);
-  if (s.topK !== null) order = order.slice(0, s.topK);
-  const top = row[order[0]!]!;
-  let probs = order.map((j) => Math.exp((row[j]! - top) / s.temperature));
-  let total = probs.reduce((a, p) => a + p, 0);
-  if (s.topP !== null) {
-    // Keep tokens while the mass before them is below topP (the most likely one always stays).
-    let mass = 0;
-    let keepN = 0;
-    while (keepN < order.length && mass < s.topP * total) mass += probs[keepN++]!;
-    order = order.slice(0, keepN);
-    probs = probs.slice(0, keepN);
-    total = mass;
-  }
-  let u = generator.nextDouble() * total;
-  for (let i = 0; i < order.length; i++) {
-    u -= probs[i]!;
-    if (u < 0) return order[i]!;
-  }
-  return order[order.length - 1]!;
 }

@@ -1,6 +1,11 @@
 /** nb.nn: modules, initialisation and the functional API. */
 export { Module, Parameter, ModuleList, Sequential, toSnakeCase } from './module.js';
-export type { LoadStateDictOptions, LoadStateDictResult, UnaryModule } from './module.js';
+export type {
+  ForwardHook,
+  LoadStateDictOptions,
+  LoadStateDictResult,
+  UnaryModule,
+} from './module.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { LayerNorm, type LayerNormOptions } from './layer-norm.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';
@@ -50,3 +55,16 @@ export {
   type DecoderIncrementalOptions,
 } from './transformer.js';
 export * from './rnn-exports.js';
+export {
+  ResidualBlock,
+  ResidualMLP,
+  residualBranch,
+  initResidual_,
+  initBranch_,
+  branchLinears,
+  residualLayerVariance,
+  residualInitLabel,
+  type ResidualMLPOptions,
+  type ResidualInit,
+  type LayerInitVariance,
+} from './residual.js';

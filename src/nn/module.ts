@@ -42,6 +42,13 @@ interface BufferEntry {
 
 const BUFFERS = Symbol('buffers');
 const NAMES = Symbol('names');
+const FORWARD_HOOKS = Symbol('forwardHooks');
+
+/**
+ * Runs after a module's `forward` with the module, the arguments and the result; a returned value
+ * other than undefined replaces the result (PyTorch's `register_forward_hook`).
+ */
+export type ForwardHook = (module: Module, args: readonly unknown[], output: unknown) => unknown;
 
 export interface LoadStateDictOptions {
   /** Require exactly the module's keys (default true): missing and unexpected keys are errors. */
@@ -59,6 +66,7 @@ export abstract class Module {
   private [BUFFERS] = new Map<string, BufferEntry>();
   /** Explicit PyTorch names for fields whose snake_case conversion is not the PyTorch name. */
   private [NAMES] = new Map<string, string>();
+  private [FORWARD_HOOKS]: ForwardHook[] | null = null;
 
   /** Gives `field` the state-dict name `name` instead of its snake_case form. */
   protected renameField(field: string, name: string): void {
@@ -251,6 +259,54 @@ export abstract class Module {
       }
     }
     return this;
+  }
+
+  /**
+   * Calls `hook(module, args, output)` after every `forward` of this module (hooks run in
+   * registration order; one returning a value replaces the output). The first registration gives
+   * the instance its own non-enumerable `forward` that calls the class's, then the hooks, so calls
+   * from a parent (`this.fc.forward(x)`) are seen too. Returns a handle whose `remove()`
+   * unregisters the hook.
+   *
+   * @example
+   * const fc = new nb.nn.Linear(4, 2);
+   * const seen: nb.Tensor[] = [];
+   * const h = fc.registerForwardHook((_m, _args, out) => void seen.push(out as nb.Tensor));
+   * fc.forward(nb.randn([3, 4]));
+   * h.remove(); // seen.length === 1
+   */
+  registerForwardHook(hook: ForwardHook): { remove(): void } {
+    let hooks = this[FORWARD_HOOKS];
+    if (hooks === null) {
+      const inner = (this as unknown as { forward?: unknown }).forward;
+      if (typeof inner !== 'function') {
+        throw new ValueError(
+          `${this.constructor.name}.registerForwardHook: the module has no forward method`,
+        );
+      }
+      const list: ForwardHook[] = (hooks = this[FORWARD_HOOKS] = []);
+      Object.defineProperty(this, 'forward', {
+        configurable: true,
+        writable: true,
+        enumerable: false,
+        value: (...args: unknown[]): unknown => {
+          let out: unknown = (inner as (...a: unknown[]) => unknown).apply(this, args);
+          for (const h of [...list]) {
+            const replaced = h(this, args, out);
+            if (replaced !== undefined) out = replaced;
+          }
+          return out;
+        },
+      });
+    }
+    const list = hooks;
+    list.push(hook);
+    return {
+      remove: () => {
+        const i = list.indexOf(hook);
+        if (i >= 0) list.splice(i, 1);
+      },
+    };
   }
 
   /** Calls `fn` on this module and every submodule (children first, as PyTorch's apply). */

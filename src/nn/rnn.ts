@@ -32,6 +32,7 @@ import { Module, Parameter } from './module.js';
 import {
   gruStep,
   lstmStep,
+  recurrentProducts,
   rnnStep,
   unbindSteps,
   type RNNNonlinearity,
@@ -150,6 +151,16 @@ export abstract class RNNBase extends Module {
   private readonly _nonlinearity: RNNNonlinearity;
   private readonly _negativeSlope: number;
   private _stepHooks: RecurrentStepHook[] = [];
+  // Layer 0's parameters, typed (they always exist; the biases unless `bias: false`). Every
+  // parameter is a field named as in PyTorch, e.g. `weightHhL1Reverse`; see also flatWeight().
+  /** weight_ih_l0 (G·H, inputSize), G = 1, 4 or 3 gate blocks for RNN, LSTM, GRU. */
+  declare weightIhL0: Parameter;
+  /** weight_hh_l0 (G·H, H). */
+  declare weightHhL0: Parameter;
+  /** bias_ih_l0 (G·H). */
+  declare biasIhL0: Parameter | undefined;
+  /** bias_hh_l0 (G·H). */
+  declare biasHhL0: Parameter | undefined;
 
   protected constructor(
     mode: Mode,
@@ -215,9 +226,12 @@ export abstract class RNNBase extends Module {
     layer: number,
     direction: 0 | 1 = 0,
   ): Parameter | null {
-    const base = { weight_ih: 'weightIh', weight_hh: 'weightHh', bias_ih: 'biasIh', bias_hh: 'biasHh' }[
-      kind
-    ];
+    const base = {
+      weight_ih: 'weightIh',
+      weight_hh: 'weightHh',
+      bias_ih: 'biasIh',
+      bias_hh: 'biasHh',
+    }[kind];
     const v = (this as unknown as Record<string, unknown>)[
       `${base}L${layer}${direction === 1 ? 'Reverse' : ''}`
     ];
@@ -316,7 +330,8 @@ export abstract class RNNBase extends Module {
           } else gi = add(gi, add(bih, bhh));
         }
         const steps = unbindSteps(gi); // T × (B, G·H)
-        const whhT = whh.mT; // (H, G·H)
+        // h·W_hhᵀ per step, (B, H) @ (H, G·H), with W_hh's gradient computed once per layer.
+        const hh = recurrentProducts(whh.mT, T);
         const k = l * D + d;
         let h = hx ? hx.select(0, k) : zeros([B, H], { dtype: w0.dtype }); // (B, H)
         let c =
@@ -326,9 +341,10 @@ export abstract class RNNBase extends Module {
           const t = dir === 1 ? T - 1 - s : s;
           let hNew: Tensor;
           let cNew: Tensor | null = null;
-          if (mode === 'LSTM') [hNew, cNew] = lstmStep(steps[t]!, h, c!, whhT, null);
-          else if (mode === 'GRU') hNew = gruStep(steps[t]!, h, whhT, bhhStep);
-          else hNew = rnnStep(steps[t]!, h, whhT, null, this._nonlinearity, this._negativeSlope);
+          const gh = hh(h, t); // (B, G·H)
+          if (mode === 'LSTM') [hNew, cNew] = lstmStep(steps[t]!, gh, c!, null);
+          else if (mode === 'GRU') hNew = gruStep(steps[t]!, gh, h, bhhStep);
+          else hNew = rnnStep(steps[t]!, gh, null, this._nonlinearity, this._negativeSlope);
           const mask = masks?.[t];
           let out = hNew;
           if (mask) {
@@ -376,7 +392,9 @@ export abstract class RNNBase extends Module {
     if (lengths === undefined) return null;
     const owner = this.constructor.name;
     if (unbatched)
-      throw new ValueError(`${owner}: lengths needs a batched input (unbatched input has one sequence)`);
+      throw new ValueError(
+        `${owner}: lengths needs a batched input (unbatched input has one sequence)`,
+      );
     const lens = Array.from(
       Array.isArray(lengths) ? (lengths as readonly number[]) : (lengths as Tensor).dataSync(),
     );
@@ -546,12 +564,20 @@ abstract class CellBase extends Module {
   }
 
   /** A state argument as (B, H), or zeros. */
-  protected state(s: Tensor | null | undefined, B: number, unbatched: boolean, name: string): Tensor {
+  protected state(
+    s: Tensor | null | undefined,
+    B: number,
+    unbatched: boolean,
+    name: string,
+  ): Tensor {
     const owner = this.constructor.name;
-    if (s === undefined || s === null) return zeros([B, this.hiddenSize], { dtype: this.weightIh.dtype });
+    if (s === undefined || s === null)
+      return zeros([B, this.hiddenSize], { dtype: this.weightIh.dtype });
     const want = unbatched ? [this.hiddenSize] : [B, this.hiddenSize];
     if (s.ndim !== want.length || s.shape.some((v, i) => v !== want[i])) {
-      throw new ShapeError(`${owner}: ${name} must have shape ${formatShape(want)}, got ${formatShape(s.shape)}`);
+      throw new ShapeError(
+        `${owner}: ${name} must have shape ${formatShape(want)}, got ${formatShape(s.shape)}`,
+      );
     }
     checkDType(owner, name, s, this.weightIh.dtype);
     return unbatched ? s.unsqueeze(0) : s;
@@ -582,7 +608,13 @@ export class RNNCell extends CellBase {
     const [xb, unbatched] = this.input(x);
     const hb = this.state(h, xb.shape[0]!, unbatched, 'h');
     const gi = linear(xb, this.weightIh, this.biasIh); // (B, H)
-    const out = rnnStep(gi, hb, this.weightHh.mT, this.biasHh, this.nonlinearity, this.negativeSlope);
+    const out = rnnStep(
+      gi,
+      matmul(hb, this.weightHh.mT),
+      this.biasHh,
+      this.nonlinearity,
+      this.negativeSlope,
+    );
     return unbatched ? out.squeeze(0) : out;
   }
 }
@@ -606,7 +638,7 @@ export class LSTMCell extends CellBase {
     const h = this.state(state?.[0], B, unbatched, 'h');
     const c = this.state(state?.[1], B, unbatched, 'c');
     const gi = linear(xb, this.weightIh, this.biasIh); // (B, 4H)
-    const [h2, c2] = lstmStep(gi, h, c, this.weightHh.mT, this.biasHh);
+    const [h2, c2] = lstmStep(gi, matmul(h, this.weightHh.mT), c, this.biasHh);
     return unbatched ? [h2.squeeze(0), c2.squeeze(0)] : [h2, c2];
   }
 }
@@ -628,7 +660,7 @@ export class GRUCell extends CellBase {
     const [xb, unbatched] = this.input(x);
     const hb = this.state(h, xb.shape[0]!, unbatched, 'h');
     const gi = linear(xb, this.weightIh, this.biasIh); // (B, 3H)
-    const out = gruStep(gi, hb, this.weightHh.mT, this.biasHh);
+    const out = gruStep(gi, matmul(hb, this.weightHh.mT), hb, this.biasHh);
     return unbatched ? out.squeeze(0) : out;
   }
 }

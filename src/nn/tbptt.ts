@@ -127,9 +127,10 @@ export interface TruncatedBpttOptions<S extends RecurrentState> extends TimeChun
 }
 
 /** The callback of `truncatedBptt`: a forward pass over one chunk from the carried state. */
-export type TbpttStep<S extends RecurrentState> = (
-  chunk: TimeChunk & { state: S | undefined },
-) => { loss: Tensor; state: S };
+export type TbpttStep<S extends RecurrentState> = (chunk: TimeChunk & { state: S | undefined }) => {
+  loss: Tensor;
+  state: S;
+};
 
 export interface TruncatedBpttResult<S extends RecurrentState> {
   /** The loss of every chunk. */
@@ -143,11 +144,14 @@ export interface TruncatedBpttResult<S extends RecurrentState> {
  * and the state carried from the previous one, then runs `loss.backward()`, clips, steps the
  * optimizer, and carries `detachState(state)` on.
  *
+ * TypeScript cannot infer the state type from the callback alone: give it as the type argument
+ * (`[Tensor, Tensor]` for an LSTM's [h, c], `Tensor` for RNN and GRU) or through `initialState`.
+ *
  * @example
  * const lstm = new nb.nn.LSTM(1, 32);
  * const head = new nb.nn.Linear(32, 1);
  * const opt = new nb.optim.Adam([...lstm.parameters(), ...head.parameters()], { lr: 1e-2 });
- * const { losses } = nb.nn.truncatedBptt(
+ * const { losses } = nb.nn.truncatedBptt<[nb.Tensor, nb.Tensor]>(
  *   xs, // (T, B, 1)
  *   ({ x, targets, state }) => {
  *     const [out, hc] = lstm.forward(x, state);
@@ -167,10 +171,13 @@ export function truncatedBptt<S extends RecurrentState>(
     ? [...options.params]
     : (opt?.paramGroups?.flatMap((g) => [...g.params]) ?? []);
   if (options.clipGradNorm !== undefined && params.length === 0)
-    throw new ValueError('truncatedBptt: clipGradNorm needs params (or an optimizer with paramGroups)');
+    throw new ValueError(
+      'truncatedBptt: clipGradNorm needs params (or an optimizer with paramGroups)',
+    );
   const useScope = options.scope ?? true;
   const losses: number[] = [];
   let state = options.initialState;
+  let grads: (Tensor | null)[] = [];
   for (const chunk of timeChunks(x, options.k, options)) {
     const run = (): { loss: number; state: S; grads: (Tensor | null)[] } => {
       opt?.zeroGrad();
@@ -179,12 +186,40 @@ export function truncatedBptt<S extends RecurrentState>(
       if (options.clipGradNorm !== undefined) clipGradNorm(params, options.clipGradNorm);
       opt?.step();
       // Returning the gradients from the scope keeps them alive after it.
-      return { loss: out.loss.item(), state: detachState(out.state), grads: params.map((p) => p.grad) };
+      return {
+        loss: out.loss.item(),
+        state: detachState(out.state),
+        grads: params.map((p) => p.grad),
+      };
     };
     const r = useScope ? scope(run) : run();
+    if (useScope) {
+      // Free what the previous chunk handed over and this one replaced: the carried state (not
+      // the caller's initial state) and gradient tensors that no parameter holds any more.
+      // Disposing a view of a buffer still in use only drops a reference.
+      if (chunk.index > 0) for (const t of tensorsOf(state)) t.dispose();
+      grads.forEach((g, i) => {
+        if (g && g !== params[i]!.grad) g.dispose();
+      });
+      grads = r.grads;
+    }
     state = r.state;
     losses.push(r.loss);
-    options.onChunk?.({ index: chunk.index, start: chunk.start, length: chunk.length, loss: r.loss });
+    options.onChunk?.({
+      index: chunk.index,
+      start: chunk.start,
+      length: chunk.length,
+      loss: r.loss,
+    });
   }
   return { losses, state };
+}
+
+/** The tensors of a state, flattened. */
+function tensorsOf(state: RecurrentState): Tensor[] {
+  if (state instanceof Tensor) return [state];
+  if (Array.isArray(state)) return state.flatMap((s: RecurrentState) => tensorsOf(s));
+  if (state !== null && typeof state === 'object')
+    return Object.values(state).flatMap((s) => tensorsOf(s as RecurrentState));
+  return [];
 }

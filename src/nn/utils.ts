@@ -26,7 +26,10 @@ function vectorNorm(g: Tensor, p: number): Tensor {
   if (p === -Infinity) return a.min();
   if (p === 1) return a.sum();
   if (p === 2) return g.square().sum().sqrt();
-  return a.pow(p).sum().pow(1 / p);
+  return a
+    .pow(p)
+    .sum()
+    .pow(1 / p);
 }
 
 /**
@@ -48,7 +51,9 @@ export function clipGradNorm(
 ): number {
   const p = normType === 'inf' ? Infinity : normType;
   if (typeof p !== 'number' || Number.isNaN(p) || p === 0)
-    throw new ValueError(`clipGradNorm: normType must be a non-zero number or Infinity, got ${normType}`);
+    throw new ValueError(
+      `clipGradNorm: normType must be a non-zero number or Infinity, got ${normType}`,
+    );
   if (typeof maxNorm !== 'number' || Number.isNaN(maxNorm))
     throw new ValueError(`clipGradNorm: maxNorm must be a number, got ${maxNorm}`);
   const grads = gradsOf(params);

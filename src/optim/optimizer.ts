@@ -3,10 +3,13 @@
  * shaped like PyTorch's ({ state: {index: {...}}, paramGroups: [{..., params: [index]}] }) so that
  * a checkpoint resumes exactly.
  */
+import { noGrad } from '../autograd/grad-mode.js';
+import { isFloat, type DType } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
 import { keep } from '../memory.js';
 import type { Parameter } from '../nn/module.js';
-import type { Tensor } from '../tensor.js';
+import { tensor } from '../ops/creation.js';
+import { Tensor } from '../tensor.js';
 
 /** A set of parameters sharing hyper-parameters (e.g. no weight decay on biases and norms). */
 export interface ParamGroup<H> {
@@ -121,9 +124,137 @@ export abstract class Optimizer<H extends { lr: number }> {
       group.options = { ...group.options, ...(options as unknown as H) };
       params.forEach((index, j) => {
         const s = sd.state[index];
-        if (s) this.state.set(group.params[j]!, { ...s });
-        else this.state.delete(group.params[j]!);
+        const p = group.params[j]!;
+        if (s) this.state.set(p, this.copyState(s, p));
+        else this.state.delete(p);
       });
     });
   }
+  /**
+   * A private copy of loaded per-parameter state: tensors are cloned (so the optimizer never
+   * updates the caller's state dict in place), cast to the parameter's dtype when both are float
+   * (as PyTorch does on load), and kept alive across scopes.
+   */
+  private copyState(s: ParamState, p: Parameter): ParamState {
+    return noGrad(() => {
+      const out: ParamState = {};
+      for (const [key, v] of Object.entries(s)) {
+        if (v instanceof Tensor) {
+          const castable = isFloat(v.dtype) && isFloat(p.dtype) && v.dtype !== p.dtype;
+          out[key] = this.hold(castable ? v.detach().to(p.dtype) : v.detach().clone());
+        } else out[key] = v;
+      }
+      return out;
+    });
+  }
+}
+
+/** A number that JSON cannot hold, spelled as a string. */
+type JsonNumber = number | 'nan' | 'inf' | '-inf';
+
+/** A state tensor as plain JSON: dtype, shape and the values in row-major order. */
+export interface SerializedTensor {
+  dtype: DType;
+  shape: number[];
+  data: JsonNumber[];
+}
+
+/** One parameter's state with its tensors as `SerializedTensor`s. */
+export type SerializedParamState = Record<string, JsonNumber | SerializedTensor>;
+
+/** An optimizer state dict with nothing but JSON values (what `JSON.stringify` keeps exactly). */
+export interface SerializedOptimizerState<H> {
+  state: Record<string, SerializedParamState>;
+  paramGroups: (H & { params: number[] })[];
+}
+
+function toJsonNumber(v: number): JsonNumber {
+  if (Number.isNaN(v)) return 'nan';
+  if (v === Infinity) return 'inf';
+  if (v === -Infinity) return '-inf';
+  return v;
+}
+
+function fromJsonNumber(v: unknown, where: string): number {
+  if (typeof v === 'number') return v;
+  if (v === 'nan') return NaN;
+  if (v === 'inf') return Infinity;
+  if (v === '-inf') return -Infinity;
+  throw new ValueError(`deserializeOptimizerState: ${where} is not a number: ${JSON.stringify(v)}`);
+}
+
+function copyJsonValue<T>(v: T): T {
+  return (Array.isArray(v) ? v.map(copyJsonValue) : v) as T;
+}
+
+/**
+ * An optimizer state dict in a form that survives `JSON.stringify`/`JSON.parse` exactly: state
+ * tensors become `{dtype, shape, data}` with plain number arrays (float32 and float64 values both
+ * print and parse back to the same value), and NaN/±Infinity become `'nan'`, `'inf'`, `'-inf'`.
+ *
+ * @example
+ * const saved = JSON.stringify(nb.optim.serializeOptimizerState(opt.stateDict()));
+ * // ... later, with an optimizer over the same parameters:
+ * opt2.loadStateDict(nb.optim.deserializeOptimizerState(JSON.parse(saved)));
+ */
+export function serializeOptimizerState<H>(sd: OptimizerStateDict<H>): SerializedOptimizerState<H> {
+  const state: Record<string, SerializedParamState> = {};
+  for (const [index, s] of Object.entries(sd.state)) {
+    const out: SerializedParamState = {};
+    for (const [key, v] of Object.entries(s)) {
+      out[key] =
+        v instanceof Tensor
+          ? { dtype: v.dtype, shape: [...v.shape], data: Array.from(v.dataSync(), toJsonNumber) }
+          : toJsonNumber(v);
+    }
+    state[index] = out;
+  }
+  const paramGroups = sd.paramGroups.map((g) => {
+    const copy: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(g)) copy[k] = copyJsonValue(v);
+    return copy as H & { params: number[] };
+  });
+  return { state, paramGroups };
+}
+
+/** The inverse of `serializeOptimizerState`: state tensors rebuilt, ready for `loadStateDict`. */
+export function deserializeOptimizerState<H>(
+  json: SerializedOptimizerState<H> | unknown,
+): OptimizerStateDict<H> {
+  const sd = json as SerializedOptimizerState<H>;
+  if (
+    typeof sd !== 'object' ||
+    sd === null ||
+    typeof sd.state !== 'object' ||
+    sd.state === null ||
+    !Array.isArray(sd.paramGroups)
+  ) {
+    throw new ValueError(
+      'deserializeOptimizerState: expected { state: {...}, paramGroups: [...] }',
+    );
+  }
+  const state: Record<number, ParamState> = {};
+  for (const [index, s] of Object.entries(sd.state)) {
+    const out: ParamState = {};
+    for (const [key, v] of Object.entries(s)) {
+      const where = `state[${index}].${key}`;
+      if (typeof v === 'object' && v !== null) {
+        if (!Array.isArray(v.shape) || !Array.isArray(v.data) || typeof v.dtype !== 'string')
+          throw new ValueError(
+            `deserializeOptimizerState: ${where} should be a number or {dtype, shape, data}`,
+          );
+        const data = v.data.map((x, i) => fromJsonNumber(x, `${where}.data[${i}]`));
+        out[key] = keep(tensor(data, { dtype: v.dtype, shape: v.shape }));
+      } else out[key] = fromJsonNumber(v, where);
+    }
+    state[Number(index)] = out;
+  }
+  const paramGroups = sd.paramGroups.map((g) => {
+    if (typeof g !== 'object' || g === null || !Array.isArray(g.params))
+      throw new ValueError('deserializeOptimizerState: each parameter group needs a params array');
+    const copy: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(g)) copy[k] = copyJsonValue(v);
+    return copy as H & { params: number[] };
+  });
+  return { state, paramGroups };
 }

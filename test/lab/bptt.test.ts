@@ -80,8 +80,14 @@ describe('lab.elmanBptt: closed form against autograd', () => {
         });
         // The closed form's forward pass agrees with the module's.
         assert.ok(relErr(cf.v.select(0, T), vT) < 1e-12);
-        assert.ok(relErr(cf.dW, s.rnn.weightHhL0.grad!) < 1e-9, `dW: ${relErr(cf.dW, s.rnn.weightHhL0.grad!)}`);
-        assert.ok(relErr(cf.dB, s.rnn.weightIhL0.grad!) < 1e-9, `dB: ${relErr(cf.dB, s.rnn.weightIhL0.grad!)}`);
+        assert.ok(
+          relErr(cf.dW, s.rnn.weightHhL0.grad!) < 1e-9,
+          `dW: ${relErr(cf.dW, s.rnn.weightHhL0.grad!)}`,
+        );
+        assert.ok(
+          relErr(cf.dB, s.rnn.weightIhL0.grad!) < 1e-9,
+          `dB: ${relErr(cf.dB, s.rnn.weightIhL0.grad!)}`,
+        );
         // Not vacuous: for p ≠ 1 both branches of φ occur, so the D_τ mix 1 and p.
         const u = Array.from(cf.u.dataSync());
         assert.ok(u.some((v) => v < 0) && u.some((v) => v > 0));
@@ -182,6 +188,9 @@ describe('lab.gradientNormsThroughTime', () => {
     );
     assert.ok(Math.abs(norms[0]! - Math.sqrt(8)) < 1e-6); // ∂l/∂h = ones (2, 4)
     assert.ok(norms.slice(1).every((v) => v > 0));
-    assert.throws(() => nb.lab.gradientNormsThroughTime(new nb.nn.Linear(2, 2), x, (y) => y.sum()), nb.ValueError);
+    assert.throws(
+      () => nb.lab.gradientNormsThroughTime(new nb.nn.Linear(2, 2), x, (y) => y.sum()),
+      nb.ValueError,
+    );
   });
 });

@@ -47,7 +47,12 @@ describe('recurrent modules: parameters', () => {
       weight_ih: [9, 2],
       weight_hh: [9, 3],
     });
-    assert.deepEqual(Object.keys(shapes(new nb.nn.RNNCell(2, 3))), ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh']);
+    assert.deepEqual(Object.keys(shapes(new nb.nn.RNNCell(2, 3))), [
+      'weight_ih',
+      'weight_hh',
+      'bias_ih',
+      'bias_hh',
+    ]);
   });
 
   test('initialisation is U(−1/√H, 1/√H) for every parameter', () => {
@@ -62,7 +67,10 @@ describe('recurrent modules: parameters', () => {
       for (const [name, p] of m.namedParameters()) {
         const v = Array.from(p.dataSync());
         const bound = 1 / Math.sqrt(H);
-        assert.ok(v.every((x) => Math.abs(x) <= bound), name);
+        assert.ok(
+          v.every((x) => Math.abs(x) <= bound),
+          name,
+        );
         // Spread over the interval (not constant, not a narrower law).
         assert.ok(Math.max(...v) > 0.8 * bound && Math.min(...v) < -0.8 * bound, name);
       }
@@ -85,11 +93,14 @@ describe('recurrent modules: shapes and layouts', () => {
     const lstm = new nb.nn.LSTM(3, 4, { numLayers: 2, bidirectional: true });
     const x = nb.randn([5, 2, 3]);
     const [out, [h, c]] = lstm.forward(x);
-    assert.deepEqual([out.shape, h.shape, c.shape], [
-      [5, 2, 8],
-      [4, 2, 4],
-      [4, 2, 4],
-    ]);
+    assert.deepEqual(
+      [out.shape, h.shape, c.shape],
+      [
+        [5, 2, 8],
+        [4, 2, 4],
+        [4, 2, 4],
+      ],
+    );
     // batchFirst: same numbers, batch-major layout, states unchanged.
     const bf = new nb.nn.LSTM(3, 4, { numLayers: 2, bidirectional: true, batchFirst: true });
     bf.loadStateDict(lstm.stateDict());
@@ -98,11 +109,14 @@ describe('recurrent modules: shapes and layouts', () => {
     assertClose(hB, h, 0);
     // Unbatched (T, I): the batch of one without its batch dim.
     const [outU, [hU, cU]] = lstm.forward(x.select(1, 1));
-    assert.deepEqual([outU.shape, hU.shape, cU.shape], [
-      [5, 8],
-      [4, 4],
-      [4, 4],
-    ]);
+    assert.deepEqual(
+      [outU.shape, hU.shape, cU.shape],
+      [
+        [5, 8],
+        [4, 4],
+        [4, 4],
+      ],
+    );
     assertClose(outU, out.select(1, 1), 1e-6);
     assertClose(hU, h.select(1, 1), 1e-6);
   });
@@ -119,16 +133,26 @@ describe('recurrent modules: shapes and layouts', () => {
   test('errors name the problem', () => {
     const rnn = new nb.nn.RNN(3, 4, { numLayers: 2 });
     assert.throws(() => rnn.forward(nb.randn([5, 2, 7])), /inputSize = 3/);
-    assert.throws(() => rnn.forward(nb.randn([5, 2, 3]), nb.zeros([1, 2, 4])), /h0 must have shape \[2, 2, 4\]/);
+    assert.throws(
+      () => rnn.forward(nb.randn([5, 2, 3]), nb.zeros([1, 2, 4])),
+      /h0 must have shape \[2, 2, 4\]/,
+    );
     assert.throws(() => rnn.forward(nb.randn([5, 2, 3], { dtype: 'float64' })), nb.DTypeError);
     assert.throws(() => rnn.forward(nb.randn([2, 3, 4, 5])), nb.ShapeError);
-    assert.throws(() => rnn.forward(nb.randn([5, 2, 3]), null, { lengths: [5, 6] }), /\[1, T = 5\]/);
+    assert.throws(
+      () => rnn.forward(nb.randn([5, 2, 3]), null, { lengths: [5, 6] }),
+      /\[1, T = 5\]/,
+    );
     assert.throws(() => rnn.forward(nb.randn([5, 2, 3]), null, { lengths: [5] }), nb.ShapeError);
     assert.throws(() => rnn.forward(nb.randn([5, 3]), null, { lengths: [5] }), nb.ValueError);
     assert.throws(() => new nb.nn.RNN(3, 0), nb.ValueError);
     assert.throws(() => new nb.nn.RNN(3, 4, { nonlinearity: 'gelu' as never }), nb.ValueError);
     assert.throws(() => new nb.nn.GRU(3, 4, { dropout: 1.5 }), nb.ValueError);
-    assert.throws(() => new nb.nn.LSTMCell(3, 4).forward(nb.randn([2, 3]), [nb.zeros([2, 5]), nb.zeros([2, 5])]), nb.ShapeError);
+    assert.throws(
+      () =>
+        new nb.nn.LSTMCell(3, 4).forward(nb.randn([2, 3]), [nb.zeros([2, 5]), nb.zeros([2, 5])]),
+      nb.ShapeError,
+    );
   });
 
   test('dropout between layers in training mode only', () => {
@@ -137,7 +161,10 @@ describe('recurrent modules: shapes and layouts', () => {
     const x = nb.randn([4, 2, 3]);
     const a = gru.forward(x)[0].dataSync();
     const b = gru.forward(x)[0].dataSync();
-    assert.ok(a.some((v, i) => v !== b[i]), 'two training passes draw different masks');
+    assert.ok(
+      a.some((v, i) => v !== b[i]),
+      'two training passes draw different masks',
+    );
     gru.eval();
     assertClose(gru.forward(x)[0], gru.forward(x)[0], 0);
   });
@@ -171,13 +198,30 @@ describe('recurrent modules: shapes and layouts', () => {
 
 describe('recurrent modules: gradient checks in float64', () => {
   const cases: [string, () => nb.nn.RNN | nb.nn.LSTM | nb.nn.GRU][] = [
-    ['leaky-ReLU RNN, p = 0.2, 2 layers, bidirectional', () =>
-      new nb.nn.RNN(2, 3, { numLayers: 2, bidirectional: true, nonlinearity: 'leaky_relu', negativeSlope: 0.2 })],
-    ['leaky-ReLU RNN, p = 0.5, batchFirst', () =>
-      new nb.nn.RNN(2, 3, { nonlinearity: 'leaky_relu', negativeSlope: 0.5, batchFirst: true })],
+    [
+      'leaky-ReLU RNN, p = 0.2, 2 layers, bidirectional',
+      () =>
+        new nb.nn.RNN(2, 3, {
+          numLayers: 2,
+          bidirectional: true,
+          nonlinearity: 'leaky_relu',
+          negativeSlope: 0.2,
+        }),
+    ],
+    [
+      'leaky-ReLU RNN, p = 0.5, batchFirst',
+      () =>
+        new nb.nn.RNN(2, 3, { nonlinearity: 'leaky_relu', negativeSlope: 0.5, batchFirst: true }),
+    ],
     ['tanh RNN, bidirectional', () => new nb.nn.RNN(2, 3, { bidirectional: true })],
-    ['LSTM, 2 layers, bidirectional', () => new nb.nn.LSTM(2, 3, { numLayers: 2, bidirectional: true })],
-    ['GRU, 2 layers, bidirectional', () => new nb.nn.GRU(2, 3, { numLayers: 2, bidirectional: true })],
+    [
+      'LSTM, 2 layers, bidirectional',
+      () => new nb.nn.LSTM(2, 3, { numLayers: 2, bidirectional: true }),
+    ],
+    [
+      'GRU, 2 layers, bidirectional',
+      () => new nb.nn.GRU(2, 3, { numLayers: 2, bidirectional: true }),
+    ],
   ];
   for (const [name, make] of cases) {
     for (const lengths of [undefined, [4, 1, 3]]) {
@@ -185,7 +229,10 @@ describe('recurrent modules: gradient checks in float64', () => {
         nb.manualSeed(9);
         const m = make().to('float64');
         const L = m.numLayers * m.numDirections;
-        const x = nb.randn(m.batchFirst ? [3, 4, 2] : [4, 3, 2], { dtype: 'float64', requiresGrad: true });
+        const x = nb.randn(m.batchFirst ? [3, 4, 2] : [4, 3, 2], {
+          dtype: 'float64',
+          requiresGrad: true,
+        });
         const h0 = nb.randn([L, 3, 3], { dtype: 'float64', std: 0.5, requiresGrad: true });
         const c0 = nb.randn([L, 3, 3], { dtype: 'float64', std: 0.5, requiresGrad: true });
         const isLstm = m instanceof nb.nn.LSTM;
@@ -199,15 +246,43 @@ describe('recurrent modules: gradient checks in float64', () => {
             : (m as nb.nn.RNN).forward(x, h0, opts);
           return nb.cat(parts.map((t) => t.flatten()));
         };
-        const inputs = isLstm ? [x, h0, c0, ...m.parameters()] : [x, h0, c0.detach(), ...m.parameters()];
+        const inputs = isLstm
+          ? [x, h0, c0, ...m.parameters()]
+          : [x, h0, c0.detach(), ...m.parameters()];
         gradcheck(fn as (...t: nb.Tensor[]) => nb.Tensor, inputs);
       });
     }
   }
 
+  test('second order: the gradient of ∂loss/∂W_hh with respect to the input (LSTM, GRU)', () => {
+    for (const make of [() => new nb.nn.LSTM(2, 3), () => new nb.nn.GRU(2, 3)]) {
+      nb.manualSeed(13);
+      const m = make().to('float64');
+      const x = nb.randn([4, 2, 2], { dtype: 'float64', requiresGrad: true });
+      // fn(x) = ∂(Σ output²)/∂W_hh, built with createGraph so that it is differentiable in x.
+      const fn = (x: nb.Tensor): nb.Tensor =>
+        nb.enableGrad(() => {
+          m.weightHhL0.grad = null;
+          const out = m instanceof nb.nn.LSTM ? m.forward(x)[0] : (m as nb.nn.GRU).forward(x)[0];
+          out.square().sum().backward(undefined, { createGraph: true });
+          x.grad = null; // keep only the second-order gradient that gradcheck adds next
+          return m.weightHhL0.grad!;
+        });
+      const [report] = nb.gradcheck(fn, [x], { atol: 1e-6, rtol: 1e-4 });
+      assert.ok(report!.maxAbsError < 1e-6);
+      // Not vacuous: the second-order gradient is non-zero.
+      fn(x).sum().backward();
+      assert.ok(x.grad!.abs().max().item() > 1e-3);
+    }
+  });
+
   test('leaky-ReLU RNNCell', () => {
     nb.manualSeed(10);
-    const cell = new nb.nn.RNNCell(3, 4, { nonlinearity: 'leaky_relu', negativeSlope: 0.3, dtype: 'float64' });
+    const cell = new nb.nn.RNNCell(3, 4, {
+      nonlinearity: 'leaky_relu',
+      negativeSlope: 0.3,
+      dtype: 'float64',
+    });
     const x = nb.randn([2, 3], { dtype: 'float64', requiresGrad: true });
     const h = nb.randn([2, 4], { dtype: 'float64', requiresGrad: true });
     gradcheck((x, h) => cell.forward(x, h), [x, h, ...cell.parameters()]);
@@ -220,7 +295,11 @@ describe('variable lengths', () => {
       nb.manualSeed(11);
       const opts = { numLayers: 2, bidirectional: true, batchFirst: true };
       const m =
-        kind === 'RNN' ? new nb.nn.RNN(2, 3, opts) : kind === 'LSTM' ? new nb.nn.LSTM(2, 3, opts) : new nb.nn.GRU(2, 3, opts);
+        kind === 'RNN'
+          ? new nb.nn.RNN(2, 3, opts)
+          : kind === 'LSTM'
+            ? new nb.nn.LSTM(2, 3, opts)
+            : new nb.nn.GRU(2, 3, opts);
       const lengths = [3, 6, 1];
       const x = nb.randn([3, 6, 2], { requiresGrad: true });
       const run = (input: nb.Tensor, o: object = {}): [nb.Tensor, nb.Tensor] => {
@@ -235,12 +314,14 @@ describe('variable lengths', () => {
         const [alone, hAlone] = run(x.narrow(0, b, 1).narrow(1, 0, len));
         assertClose(out.narrow(0, b, 1).narrow(1, 0, len), alone, 1e-6);
         assertClose(hN.narrow(1, b, 1), hAlone, 1e-6);
-        if (len < 6) assertClose(out.narrow(0, b, 1).narrow(1, len, 6 - len), nb.zeros([1, 6 - len, 6]), 0);
+        if (len < 6)
+          assertClose(out.narrow(0, b, 1).narrow(1, len, 6 - len), nb.zeros([1, 6 - len, 6]), 0);
       });
       out.sum().add(hN.sum()).backward();
       const g = x.grad!;
       lengths.forEach((len, b) => {
-        if (len < 6) assertClose(g.narrow(0, b, 1).narrow(1, len, 6 - len), nb.zeros([1, 6 - len, 2]), 0);
+        if (len < 6)
+          assertClose(g.narrow(0, b, 1).narrow(1, len, 6 - len), nb.zeros([1, 6 - len, 2]), 0);
         assert.ok(g.narrow(0, b, 1).narrow(1, 0, len).abs().sum().item() > 0);
       });
     });
@@ -260,11 +341,21 @@ describe('cells against the multi-layer modules', () => {
   test('an RNN, LSTM and GRU of one layer equal their cells stepped over time', () => {
     nb.manualSeed(12);
     const x = nb.randn([5, 2, 3]);
-    const cells = [new nb.nn.RNNCell(3, 4, { nonlinearity: 'relu' }), new nb.nn.LSTMCell(3, 4), new nb.nn.GRUCell(3, 4)];
-    const mods = [new nb.nn.RNN(3, 4, { nonlinearity: 'relu' }), new nb.nn.LSTM(3, 4), new nb.nn.GRU(3, 4)];
+    const cells = [
+      new nb.nn.RNNCell(3, 4, { nonlinearity: 'relu' }),
+      new nb.nn.LSTMCell(3, 4),
+      new nb.nn.GRUCell(3, 4),
+    ];
+    const mods = [
+      new nb.nn.RNN(3, 4, { nonlinearity: 'relu' }),
+      new nb.nn.LSTM(3, 4),
+      new nb.nn.GRU(3, 4),
+    ];
     cells.forEach((cell, i) => {
       const m = mods[i]!;
-      m.loadStateDict(Object.fromEntries(Object.entries(cell.stateDict()).map(([k, v]) => [`${k}_l0`, v])));
+      m.loadStateDict(
+        Object.fromEntries(Object.entries(cell.stateDict()).map(([k, v]) => [`${k}_l0`, v])),
+      );
       let h = nb.zeros([2, 4]);
       let c = nb.zeros([2, 4]);
       const outs: nb.Tensor[] = [];
@@ -282,10 +373,13 @@ describe('cells against the multi-layer modules', () => {
 describe('unbindSteps', () => {
   test('slices with one stacked backward: gradients, unused steps, retainGraph, double backward', () => {
     const x = nb.randn([4, 2, 3], { dtype: 'float64', requiresGrad: true });
-    gradcheck((x) => {
-      const s = unbindSteps(x);
-      return s[0]!.mul(s[3]!).add(s[1]!.square()); // step 2 unused: zero gradient there
-    }, [x]);
+    gradcheck(
+      (x) => {
+        const s = unbindSteps(x);
+        return s[0]!.mul(s[3]!).add(s[1]!.square()); // step 2 unused: zero gradient there
+      },
+      [x],
+    );
     const s = unbindSteps(x);
     const y = s[2]!.mul(3).sum().add(s[2]!.sum());
     x.grad = null;
@@ -295,7 +389,10 @@ describe('unbindSteps', () => {
     assertClose(x.grad!.select(0, 0), nb.zeros([2, 3], { dtype: 'float64' }), 0);
     // Second order: d/dx Σ_t (x_t³) = 3x², and the gradient of Σ 3x² is 6x.
     const z = nb.randn([3, 2], { dtype: 'float64', requiresGrad: true });
-    const cube = unbindSteps(z).reduce((acc, t) => acc.add(t.pow(3).sum()), nb.scalar(0, { dtype: 'float64' }));
+    const cube = unbindSteps(z).reduce(
+      (acc, t) => acc.add(t.pow(3).sum()),
+      nb.scalar(0, { dtype: 'float64' }),
+    );
     cube.backward(undefined, { createGraph: true });
     const g1 = z.grad!;
     z.grad = null;

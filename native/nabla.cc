@@ -1,0 +1,372 @@
+// The Node-API surface of nabla's native backend (loaded by src/backend/native/index.ts).
+//
+// Every kernel takes a Float64Array of parameters ("meta": op codes, axes, and for each view its
+// ndim, offset, shape and strides) followed by the typed arrays the views read and write, and
+// returns true, or false for a dtype combination it leaves to the reference kernels. The
+// kernels run synchronously on the calling thread plus the pool's workers; the arrays cannot be
+// moved or detached while a call runs. Views are bounds-checked against their arrays and indices
+// against their axes, so a bad call throws a RangeError instead of touching foreign memory.
+#include <node_api.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "common.h"
+#include "kernels.h"
+#include "pool.h"
+
+namespace nabla {
+namespace {
+
+constexpr size_t kMaxArgs = 8;
+
+struct Call {
+  explicit Call(napi_env e) : env(e) {}
+  napi_env env;
+  napi_value argv[kMaxArgs] = {};
+  size_t argc = kMaxArgs;
+  const double* meta = nullptr;
+  size_t metaLen = 0;
+  size_t pos = 0;
+  bool failed = false;
+
+  void fail(const char* msg) {
+    if (!failed) napi_throw_range_error(env, nullptr, msg);
+    failed = true;
+  }
+
+  bool init(napi_callback_info info, size_t arrays) {
+    if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok) {
+      fail("nabla native: bad arguments");
+      return false;
+    }
+    if (argc < arrays + 1) {
+      fail("nabla native: missing arguments");
+      return false;
+    }
+    napi_typedarray_type t;
+    void* data = nullptr;
+    bool isTa = false;
+    if (napi_is_typedarray(env, argv[0], &isTa) != napi_ok || !isTa ||
+        napi_get_typedarray_info(env, argv[0], &t, &metaLen, &data, nullptr, nullptr) != napi_ok ||
+        t != napi_float64_array) {
+      fail("nabla native: the first argument must be a Float64Array of parameters");
+      return false;
+    }
+    meta = static_cast<const double*>(data);
+    return true;
+  }
+
+  double num() {
+    if (pos >= metaLen) {
+      fail("nabla native: parameter block too short");
+      return 0;
+    }
+    return meta[pos++];
+  }
+  int64_t integer() { return static_cast<int64_t>(num()); }
+
+  // Reads the view of typed array argument `arg` (1-based after meta).
+  bool view(size_t arg, View& v) {
+    napi_typedarray_type t;
+    size_t len = 0;
+    void* data = nullptr;
+    bool isTa = false;
+    if (napi_is_typedarray(env, argv[arg], &isTa) != napi_ok || !isTa ||
+        napi_get_typedarray_info(env, argv[arg], &t, &len, &data, nullptr, nullptr) != napi_ok) {
+      fail("nabla native: expected a typed array");
+      return false;
+    }
+    switch (t) {
+      case napi_float32_array:
+        v.dt = DT::F32;
+        break;
+      case napi_float64_array:
+        v.dt = DT::F64;
+        break;
+      case napi_int32_array:
+        v.dt = DT::I32;
+        break;
+      case napi_uint8_array:
+        v.dt = DT::U8;
+        break;
+      default:
+        fail("nabla native: unsupported typed array type");
+        return false;
+    }
+    v.data = data;
+    const int64_t nd = integer();
+    if (nd < 0 || nd > kMaxDims) {
+      fail("nabla native: too many dimensions");
+      return false;
+    }
+    v.ndim = static_cast<int>(nd);
+    v.offset = integer();
+    for (int d = 0; d < v.ndim; d++) v.shape[d] = integer();
+    for (int d = 0; d < v.ndim; d++) v.strides[d] = integer();
+    if (failed) return false;
+    // Bounds: every element the view addresses must lie inside the array.
+    int64_t lo = v.offset, hi = v.offset;
+    bool empty = false;
+    for (int d = 0; d < v.ndim; d++) {
+      if (v.shape[d] < 0) {
+        fail("nabla native: negative dimension");
+        return false;
+      }
+      if (v.shape[d] == 0) empty = true;
+      const int64_t span = (v.shape[d] - 1) * v.strides[d];
+      if (span < 0) {
+        lo += span;
+      } else {
+        hi += span;
+      }
+    }
+    if (!empty && (lo < 0 || hi >= static_cast<int64_t>(len))) {
+      fail("nabla native: view out of the bounds of its storage");
+      return false;
+    }
+    return true;
+  }
+
+  bool axis(int64_t a, const View& v) {
+    if (a < 0 || a >= v.ndim) {
+      fail("nabla native: axis out of range");
+      return false;
+    }
+    return true;
+  }
+
+  // Every index of `index` in [0, size).
+  bool indices_in(const View& index, int64_t size) {
+    if (index.dt != DT::I32) {
+      fail("nabla native: indices must be int32");
+      return false;
+    }
+    const int32_t* p = static_cast<const int32_t*>(index.data);
+    const int64_t* strides[1] = {index.strides};
+    const Plan<1> plan = make_plan<1>(index.ndim, index.shape, strides);
+    if (plan.empty) return true;
+    bool ok = true;
+    const int64_t base[1] = {index.offset};
+    for_range<1>(plan, base, 0, plan.rows() * plan.inner(),
+                 [&](const int64_t* off, int64_t n, const int64_t* in) {
+                   for (int64_t i = 0; i < n; i++) {
+                     const int32_t k = p[off[0] + i * in[0]];
+                     if (k < 0 || k >= size) ok = false;
+                   }
+                 });
+    if (!ok) fail("nabla native: index out of range");
+    return ok;
+  }
+
+  // true when the kernel ran, false when it does not handle these dtypes (the TypeScript side
+  // then runs the reference kernel).
+  napi_value done(bool handled) {
+    if (failed) return nullptr;
+    napi_value r;
+    napi_get_boolean(env, handled, &r);
+    return r;
+  }
+};
+
+napi_value Fill(napi_env env, napi_callback_info info) {
+  Call c(env);
+  View out;
+  if (!c.init(info, 1)) return nullptr;
+  const double value = c.num();
+  if (!c.view(1, out)) return nullptr;
+  return c.done(k_fill(out, value));
+}
+
+napi_value Copy(napi_env env, napi_callback_info info) {
+  Call c(env);
+  View src, dst;
+  if (!c.init(info, 2) || !c.view(1, src) || !c.view(2, dst)) return nullptr;
+  return c.done(k_copy(src, dst));
+}
+
+napi_value UnaryFn(napi_env env, napi_callback_info info) {
+  Call c(env);
+  View x, out;
+  if (!c.init(info, 2)) return nullptr;
+  const int64_t op = c.integer();
+  if (!c.view(1, x) || !c.view(2, out)) return nullptr;
+  if (op < 0 || op >= static_cast<int64_t>(Unary::Count)) return c.done(false);
+  return c.done(k_unary(static_cast<Unary>(op), x, out));
+}
+
+napi_value BinaryFn(napi_env env, napi_callback_info info) {
+  Call c(env);
+  View a, b, out;
+  if (!c.init(info, 3)) return nullptr;
+  const int64_t op = c.integer();
+  if (!c.view(1, a) || !c.view(2, b) || !c.view(3, out)) return nullptr;
+  if (op < 0 || op >= static_cast<int64_t>(Binary::Count)) return c.done(false);
+  return c.done(k_binary(static_cast<Binary>(op), a, b, out));
+}
+
+napi_value Where(napi_env env, napi_callback_info info) {
+  Call c(env);
+  View cond, a, b, out;
+  if (!c.init(info, 4) || !c.view(1, cond) || !c.view(2, a) || !c.view(3, b) || !c.view(4, out)) {
+    return nullptr;
+  }
+  return c.done(k_where(cond, a, b, out));
+}
+
+napi_value ReduceFn(napi_env env, napi_callback_info info) {
+  Call c(env);
+  View x, out;
+  if (!c.init(info, 2)) return nullptr;
+  const int64_t op = c.integer();
+  const int64_t naxes = c.integer();
+  if (naxes < 0 || naxes > kMaxDims) return c.done(false);
+  int axes[kMaxDims];
+  for (int64_t i = 0; i < naxes; i++) axes[i] = static_cast<int>(c.integer());
+  if (!c.view(1, x) || !c.view(2, out)) return nullptr;
+  for (int64_t i = 0; i < naxes; i++) {
+    if (!c.axis(axes[i], x)) return nullptr;
+  }
+  if (op < 0 || op > 2) return c.done(false);
+  return c.done(k_reduce(static_cast<Reduce>(op), x, axes, static_cast<int>(naxes), out));
+}
+
+napi_value ArgReduce(napi_env env, napi_callback_info info) {
+  Call c(env);
+  View x, out;
+  if (!c.init(info, 2)) return nullptr;
+  const bool isMax = c.integer() != 0;
+  const int64_t axis = c.integer();
+  if (!c.view(1, x) || !c.view(2, out) || !c.axis(axis, x)) return nullptr;
+  return c.done(k_arg_reduce(isMax, x, static_cast<int>(axis), out));
+}
+
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  Call c(env);
+  View a, b, out;
+  if (!c.init(info, 3) || !c.view(1, a) || !c.view(2, b) || !c.view(3, out)) return nullptr;
+  if (a.ndim != 3 || b.ndim != 3 || out.ndim != 3 || a.shape[2] != b.shape[1] ||
+      a.shape[1] != out.shape[1] || b.shape[2] != out.shape[2] ||
+      (a.shape[0] != out.shape[0] && a.shape[0] != 1) ||
+      (b.shape[0] != out.shape[0] && b.shape[0] != 1)) {
+    c.fail("nabla native: matmul shapes do not match");
+    return nullptr;
+  }
+  return c.done(k_matmul(a, b, out));
+}
+
+// (meta: [axis, views...], first, index, third): indexSelect(x, axis, index, out),
+// indexAdd(out, axis, index, src), gather(x, axis, index, out), scatterAdd(out, axis, index, src).
+// The indices address the first operand's axis. ELEMENTWISE: the index has the shape of the
+// iteration (gather, scatterAdd), which may not exceed the other operands' sizes.
+template <bool (*KERNEL)(const View&, int, const View&, const View&), bool ELEMENTWISE>
+napi_value Indexed(napi_env env, napi_callback_info info) {
+  Call c(env);
+  View first, index, third;
+  if (!c.init(info, 3)) return nullptr;
+  const int64_t axis = c.integer();
+  if (!c.view(1, first) || !c.view(2, index) || !c.view(3, third)) return nullptr;
+  if (!c.axis(axis, first)) return nullptr;
+  if (ELEMENTWISE) {
+    bool ok = index.ndim == first.ndim && index.ndim == third.ndim;
+    for (int d = 0; ok && d < index.ndim; d++) {
+      if (index.shape[d] > third.shape[d]) ok = false;
+      if (d != axis && index.shape[d] > first.shape[d]) ok = false;
+    }
+    if (!ok) {
+      c.fail("nabla native: index shape does not fit the operands");
+      return nullptr;
+    }
+  } else {
+    bool ok = index.ndim == 1 && third.ndim == first.ndim && third.shape[axis] >= index.shape[0];
+    for (int d = 0; ok && d < first.ndim; d++) {
+      if (d != axis && third.shape[d] > first.shape[d]) ok = false;
+    }
+    if (!ok) {
+      c.fail("nabla native: expected a 1-D index and matching operands");
+      return nullptr;
+    }
+  }
+  if (!c.indices_in(index, first.shape[axis])) return nullptr;
+  return c.done(KERNEL(first, static_cast<int>(axis), index, third));
+}
+
+napi_value SetNumThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  int32_t n = 0;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok) {
+    napi_throw_type_error(env, nullptr, "setNumThreads: expected an integer");
+    return nullptr;
+  }
+  set_num_threads(n);
+  return nullptr;
+}
+
+napi_value NumThreads(napi_env env, napi_callback_info) {
+  napi_value r;
+  napi_create_int32(env, num_threads(), &r);
+  return r;
+}
+
+napi_value HardwareThreads(napi_env env, napi_callback_info) {
+  napi_value r;
+  napi_create_int32(env, hardware_threads(), &r);
+  return r;
+}
+
+napi_value String(napi_env env, const char* s) {
+  napi_value r;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &r);
+  return r;
+}
+
+napi_value GemmIsa(napi_env env, napi_callback_info) { return String(env, gemm_isa()); }
+
+napi_value SetGemmIsa(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  char name[32] = {0};
+  size_t len = 0;
+  if (argc >= 1) napi_get_value_string_utf8(env, argv[0], name, sizeof(name), &len);
+  return String(env, set_gemm_isa(name));
+}
+
+napi_value CpuFeatures(napi_env env, napi_callback_info) { return String(env, cpu_features()); }
+
+}  // namespace
+}  // namespace nabla
+
+NAPI_MODULE_INIT() {
+  using namespace nabla;
+  const napi_property_descriptor props[] = {
+      {"fill", nullptr, Fill, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"copy", nullptr, Copy, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"unary", nullptr, UnaryFn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"binary", nullptr, BinaryFn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"where", nullptr, Where, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"reduce", nullptr, ReduceFn, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"argReduce", nullptr, ArgReduce, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"indexSelect", nullptr, Indexed<k_index_select, false>, nullptr, nullptr, nullptr,
+       napi_enumerable, nullptr},
+      {"indexAdd", nullptr, Indexed<k_index_add, false>, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
+      {"gather", nullptr, Indexed<k_gather, true>, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
+      {"scatterAdd", nullptr, Indexed<k_scatter_add, true>, nullptr, nullptr, nullptr,
+       napi_enumerable, nullptr},
+      {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
+      {"numThreads", nullptr, NumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"hardwareThreads", nullptr, HardwareThreads, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
+      {"gemmIsa", nullptr, GemmIsa, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"setGemmIsa", nullptr, SetGemmIsa, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+      {"cpuFeatures", nullptr, CpuFeatures, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}

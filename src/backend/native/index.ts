@@ -1,0 +1,422 @@
+/// <reference types="node" />
+/**
+ * The native backend (Node only): nabla's own C++ kernels (native/, built into
+ * build/Release/nabla.node at install time) behind the same `Kernels` interface as the reference
+ * backend — a packed, cache-blocked, multi-threaded GEMM with AVX-512 / AVX2+FMA micro-kernels
+ * chosen at run time, and strided elementwise, reduction and indexing kernels.
+ *
+ * Storage is the reference backend's (typed arrays, reclaimed by the garbage collector), so ref and
+ * native tensors mix freely. float32 and float64 run natively everywhere; int32 and bool run
+ * natively in copy/fill/where/indexing/comparisons and most elementwise ops, and the few dtype
+ * combinations the addon declines (e.g. unary ops on bool, argmax over bool) run the reference
+ * kernels.
+ *
+ * Not imported by the browser entry: `nabla` in Node (its "node" export condition) and `nabla/node`
+ * register it, and make it the default when the addon is available.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { TypedArray } from '../../core/dtype.js';
+import { NablaError } from '../../core/errors.js';
+import type { Backend, BinaryOp, Kernels, UnaryOp, View } from '../backend.js';
+import { refBackend } from '../ref/index.js';
+import { arrayOf } from '../ref/storage.js';
+import { getBackend, registerBackend, registerBackendLoader, setBackend } from '../registry.js';
+
+/** The addon's functions (native/nabla.cc). Kernels return false for dtypes they leave to ref. */
+interface Addon {
+  fill(meta: Float64Array, out: TypedArray): boolean;
+  copy(meta: Float64Array, src: TypedArray, dst: TypedArray): boolean;
+  unary(meta: Float64Array, x: TypedArray, out: TypedArray): boolean;
+  binary(meta: Float64Array, a: TypedArray, b: TypedArray, out: TypedArray): boolean;
+  where(meta: Float64Array, c: TypedArray, a: TypedArray, b: TypedArray, o: TypedArray): boolean;
+  reduce(meta: Float64Array, x: TypedArray, out: TypedArray): boolean;
+  argReduce(meta: Float64Array, x: TypedArray, out: TypedArray): boolean;
+  matmul(meta: Float64Array, a: TypedArray, b: TypedArray, out: TypedArray): boolean;
+  indexSelect(meta: Float64Array, x: TypedArray, index: TypedArray, out: TypedArray): boolean;
+  indexAdd(meta: Float64Array, out: TypedArray, index: TypedArray, src: TypedArray): boolean;
+  gather(meta: Float64Array, x: TypedArray, index: TypedArray, out: TypedArray): boolean;
+  scatterAdd(meta: Float64Array, out: TypedArray, index: TypedArray, src: TypedArray): boolean;
+  setNumThreads(n: number): void;
+  numThreads(): number;
+  hardwareThreads(): number;
+  gemmIsa(): string;
+  setGemmIsa(name: string): string;
+  cpuFeatures(): string;
+}
+
+/** Raised when the native backend is asked for but its addon is not built or does not load. */
+export class NativeBackendError extends NablaError {}
+
+const BUILD_HINT =
+  'build it with `npm rebuild nabla` (needs a C++17 compiler, Python 3 and make), or run ' +
+  '`node scripts/build-native.mjs` in a checkout of nabla';
+
+let addon: Addon | null = null;
+let loadError: string | null = null;
+let loadAttempted = false;
+
+/** Loads build/Release/nabla.node (or $NABLA_NATIVE_PATH) once; null (and a reason) if missing. */
+function loadAddon(): Addon | null {
+  if (loadAttempted) return addon;
+  loadAttempted = true;
+  const require = createRequire(import.meta.url);
+  // This file is src/backend/native/index.ts or dist/backend/native/index.js: three levels below
+  // the package root either way.
+  const candidates = [
+    process.env.NABLA_NATIVE_PATH,
+    fileURLToPath(new URL('../../../build/Release/nabla.node', import.meta.url)),
+    fileURLToPath(new URL('../../../build/Debug/nabla.node', import.meta.url)),
+  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const errors: string[] = [];
+  for (const path of candidates) {
+    try {
+      addon = require(path) as Addon;
+      return addon;
+    } catch (e) {
+      const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+      errors.push((e as { code?: string }).code === 'MODULE_NOT_FOUND' ? `${path}: not built` : msg);
+    }
+  }
+  loadError = errors.join('; ');
+  return null;
+}
+
+function need(): Addon {
+  const a = loadAddon();
+  if (a) return a;
+  throw new NativeBackendError(
+    `the native backend is not available (${loadError}); ${BUILD_HINT}. The reference backend ` +
+      `('ref') works everywhere without it.`,
+  );
+}
+
+// ---- Parameter block --------------------------------------------------------------------------
+
+const MAX_DIMS = 32; // kMaxDims in native/common.h
+let meta = new Float64Array(512);
+let p = 0;
+
+function put(x: number): void {
+  if (p === meta.length) {
+    const bigger = new Float64Array(meta.length * 2);
+    bigger.set(meta);
+    meta = bigger;
+  }
+  meta[p++] = x;
+}
+
+function putView(v: View): void {
+  const nd = v.shape.length;
+  put(nd);
+  put(v.offset);
+  for (let d = 0; d < nd; d++) put(v.shape[d]!);
+  for (let d = 0; d < nd; d++) put(v.strides[d]!);
+}
+
+/** Whether the addon can take these views (its fixed dimension limit). */
+function fits(...views: View[]): boolean {
+  for (const v of views) if (v.shape.length > MAX_DIMS) return false;
+  return true;
+}
+
+const UNARY_CODES: Record<UnaryOp, number> = {
+  neg: 0,
+  exp: 1,
+  log: 2,
+  sqrt: 3,
+  rsqrt: 4,
+  abs: 5,
+  sign: 6,
+  sin: 7,
+  cos: 8,
+  tanh: 9,
+  sigmoid: 10,
+  relu: 11,
+  erf: 12,
+  reciprocal: 13,
+  square: 14,
+  floor: 15,
+  logicalNot: 16,
+  isFinite: 17,
+};
+
+const BINARY_CODES: Record<BinaryOp, number> = {
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  pow: 4,
+  maximum: 5,
+  minimum: 6,
+  eq: 7,
+  ne: 8,
+  lt: 9,
+  le: 10,
+  gt: 11,
+  ge: 12,
+  logicalAnd: 13,
+  logicalOr: 14,
+};
+
+const REDUCE_CODES = { sum: 0, max: 1, min: 2 } as const;
+
+// ---- Kernels ------------------------------------------------------------------------------------
+
+const ref = refBackend.kernels;
+
+const kernels: Kernels = {
+  fill(out, value) {
+    const a = need();
+    if (fits(out)) {
+      p = 0;
+      put(value);
+      putView(out);
+      if (a.fill(meta, arrayOf(out))) return;
+    }
+    ref.fill(out, value);
+  },
+  copy(src, dst) {
+    const a = need();
+    if (fits(src, dst)) {
+      p = 0;
+      putView(src);
+      putView(dst);
+      if (a.copy(meta, arrayOf(src), arrayOf(dst))) return;
+    }
+    ref.copy(src, dst);
+  },
+  unary(op, x, out) {
+    const a = need();
+    if (fits(x, out)) {
+      p = 0;
+      put(UNARY_CODES[op]);
+      putView(x);
+      putView(out);
+      if (a.unary(meta, arrayOf(x), arrayOf(out))) return;
+    }
+    ref.unary(op, x, out);
+  },
+  binary(op, x, y, out) {
+    const a = need();
+    if (fits(x, y, out)) {
+      p = 0;
+      put(BINARY_CODES[op]);
+      putView(x);
+      putView(y);
+      putView(out);
+      if (a.binary(meta, arrayOf(x), arrayOf(y), arrayOf(out))) return;
+    }
+    ref.binary(op, x, y, out);
+  },
+  where(cond, x, y, out) {
+    const a = need();
+    if (fits(cond, x, y, out)) {
+      p = 0;
+      putView(cond);
+      putView(x);
+      putView(y);
+      putView(out);
+      if (a.where(meta, arrayOf(cond), arrayOf(x), arrayOf(y), arrayOf(out))) return;
+    }
+    ref.where(cond, x, y, out);
+  },
+  reduce(op, x, axes, out) {
+    const a = need();
+    if (fits(x, out)) {
+      p = 0;
+      put(REDUCE_CODES[op]);
+      put(axes.length);
+      for (const ax of axes) put(ax);
+      putView(x);
+      putView(out);
+      if (a.reduce(meta, arrayOf(x), arrayOf(out))) return;
+    }
+    ref.reduce(op, x, axes, out);
+  },
+  argReduce(op, x, axis, out) {
+    const a = need();
+    if (fits(x, out)) {
+      p = 0;
+      put(op === 'argmax' ? 1 : 0);
+      put(axis);
+      putView(x);
+      putView(out);
+      if (a.argReduce(meta, arrayOf(x), arrayOf(out))) return;
+    }
+    ref.argReduce(op, x, axis, out);
+  },
+  matmul(x, y, out) {
+    const a = need();
+    p = 0;
+    putView(x);
+    putView(y);
+    putView(out);
+    if (a.matmul(meta, arrayOf(x), arrayOf(y), arrayOf(out))) return;
+    ref.matmul(x, y, out);
+  },
+  indexSelect(x, axis, index, out) {
+    const a = need();
+    if (fits(x, out)) {
+      p = 0;
+      put(axis);
+      putView(x);
+      putView(index);
+      putView(out);
+      if (a.indexSelect(meta, arrayOf(x), arrayOf(index), arrayOf(out))) return;
+    }
+    ref.indexSelect(x, axis, index, out);
+  },
+  indexAdd(out, axis, index, src) {
+    const a = need();
+    if (fits(out, src)) {
+      p = 0;
+      put(axis);
+      putView(out);
+      putView(index);
+      putView(src);
+      if (a.indexAdd(meta, arrayOf(out), arrayOf(index), arrayOf(src))) return;
+    }
+    ref.indexAdd(out, axis, index, src);
+  },
+  gather(x, axis, index, out) {
+    const a = need();
+    if (fits(x, index, out)) {
+      p = 0;
+      put(axis);
+      putView(x);
+      putView(index);
+      putView(out);
+      if (a.gather(meta, arrayOf(x), arrayOf(index), arrayOf(out))) return;
+    }
+    ref.gather(x, axis, index, out);
+  },
+  scatterAdd(out, axis, index, src) {
+    const a = need();
+    if (fits(out, index, src)) {
+      p = 0;
+      put(axis);
+      putView(out);
+      putView(index);
+      putView(src);
+      if (a.scatterAdd(meta, arrayOf(out), arrayOf(index), arrayOf(src))) return;
+    }
+    ref.scatterAdd(out, axis, index, src);
+  },
+};
+
+/**
+ * The native backend object. Its storage is the reference backend's; its kernels throw
+ * NativeBackendError if the addon is not available (check `nativeBackendInfo().available`).
+ */
+export const nativeBackend: Backend = {
+  ...refBackend,
+  name: 'native',
+  kernels,
+};
+
+// ---- Public API (re-exported by `nabla/node`) -----------------------------------------------------
+
+/** What the native backend found: whether the addon loaded, and how it runs. */
+export interface NativeBackendInfo {
+  available: boolean;
+  /** Why it is not available (null when it is). */
+  reason: string | null;
+  /** The GEMM micro-kernel in use: 'avx512', 'avx2' or 'scalar'. */
+  gemmKernel: string | null;
+  /** Threads a kernel uses (the calling thread included). */
+  numThreads: number | null;
+  /** Logical CPUs this process may run on. */
+  hardwareThreads: number | null;
+  /** SIMD features the CPU reports. */
+  cpuFeatures: string | null;
+}
+
+/**
+ * Whether the native addon is built and loads, and how it runs.
+ *
+ * @example
+ * import { nativeBackendInfo } from 'nabla/node';
+ * console.log(nativeBackendInfo()); // { available: true, gemmKernel: 'avx2', numThreads: 8, ... }
+ */
+export function nativeBackendInfo(): NativeBackendInfo {
+  const a = loadAddon();
+  return {
+    available: a !== null,
+    reason: a ? null : loadError,
+    gemmKernel: a ? a.gemmIsa() : null,
+    numThreads: a ? a.numThreads() : null,
+    hardwareThreads: a ? a.hardwareThreads() : null,
+    cpuFeatures: a ? a.cpuFeatures() : null,
+  };
+}
+
+/**
+ * Registers the native backend and makes it current; throws NativeBackendError (saying why and how
+ * to build it) when the addon is missing.
+ *
+ * @example
+ * import { useNativeBackend } from 'nabla/node';
+ * useNativeBackend({ numThreads: 4 });
+ */
+export function useNativeBackend(options: { numThreads?: number } = {}): Backend {
+  need();
+  registerBackend(nativeBackend);
+  if (options.numThreads !== undefined) setNumThreads(options.numThreads);
+  return setBackend(nativeBackend);
+}
+
+/**
+ * Sets how many threads native kernels use (the calling thread included; default: one per
+ * physical core, or $NABLA_NUM_THREADS).
+ *
+ * @example
+ * import { setNumThreads } from 'nabla/node';
+ * setNumThreads(1); // deterministic timing, no worker threads
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new NativeBackendError(`setNumThreads: expected a positive integer, got ${n}`);
+  }
+  need().setNumThreads(n);
+}
+
+/** The number of threads native kernels use. */
+export function getNumThreads(): number {
+  return need().numThreads();
+}
+
+/**
+ * @internal Forces the GEMM micro-kernel ('avx512', 'avx2', 'scalar', or 'auto' for the best the
+ * CPU has); returns the one in use. For tests and benchmarks.
+ */
+export function setGemmKernel(name: 'avx512' | 'avx2' | 'scalar' | 'auto'): string {
+  return need().setGemmIsa(name);
+}
+
+let installed = false;
+
+/**
+ * @internal Called by the Node entry points: makes 'native' available to `setBackend` and, when
+ * the addon loads and $NABLA_BACKEND does not name another backend, makes it the default (once,
+ * and only while the reference backend is still the current one).
+ */
+export function installNativeBackend(): void {
+  if (installed) return;
+  installed = true;
+  registerBackendLoader('native', () => {
+    need();
+    return nativeBackend;
+  });
+  const wanted = process.env.NABLA_BACKEND;
+  if (wanted !== undefined && wanted !== '' && wanted !== 'native') return;
+  if (getBackend().name !== 'ref') return;
+  if (loadAddon()) {
+    registerBackend(nativeBackend);
+    setBackend(nativeBackend);
+  } else if (wanted === 'native') {
+    process.emitWarning(
+      `NABLA_BACKEND=native, but ${loadError}; using the reference backend (${BUILD_HINT})`,
+    );
+  }
+}

@@ -1,0 +1,568 @@
+/**
+ * The lab's experiments as data: each runs its instruments and returns a {@link LabReport} — the
+ * claim from THEORY.md restated, tables of measured numbers beside the predictions, and Vega-Lite
+ * plot specs. Browser-safe; `src/lab/node/report.ts` writes reports to files (SVG, JSON, HTML,
+ * Markdown), and `scripts/lab.ts` runs them from the command line. References: He et al. (2016)
+ * and Zhang et al. (2019, Fixup) / Bachlechner et al. (2020, ReZero) for residual-init; Vaswani
+ * et al. (2017) for attention-cost and positional-encoding.
+ */
+import { ValueError } from '../core/errors.js';
+import { Generator } from '../core/random.js';
+import { randn } from '../ops/random.js';
+import { residualBranch, residualInitLabel, type ResidualInit } from '../nn/residual.js';
+import {
+  attentionIdentityCheck,
+  attentionScaling,
+  quadraticText,
+  selfAttentionCost,
+  type SelfAttentionCost,
+} from './attention.js';
+import type { OpCount } from './count-ops.js';
+import {
+  attentionMemorySpec,
+  attentionOpsSpec,
+  attentionTimeSpec,
+  peHeatmapSpec,
+  peSimilaritySpec,
+  residualDepthSpec,
+  residualGradientSpec,
+  residualVarianceSpec,
+  type Json,
+  type VegaLiteSpec,
+} from './plots.js';
+import { peRotationCheck, peSimilarity, peTable } from './positional.js';
+import {
+  branchConditionalMean,
+  DEFAULT_RESIDUAL_SCHEMES,
+  residualInitExperiment,
+  type ResidualVarianceSeries,
+} from './residual.js';
+
+/** A table of a report: a header row and rows of cells. */
+export interface LabTable {
+  title: string;
+  columns: string[];
+  rows: (string | number)[][];
+  /** A sentence under the table. */
+  note?: string;
+}
+
+export interface LabPlot {
+  /** File-name stem (`residual-variance`). */
+  id: string;
+  title: string;
+  spec: VegaLiteSpec;
+}
+
+export type LabExperimentId = 'residual-init' | 'attention-cost' | 'positional-encoding';
+
+/** What an experiment returns: the claim, the numbers, the plots. */
+export interface LabReport {
+  id: LabExperimentId;
+  title: string;
+  /** The claim under test, restated from THEORY.md (paragraphs). */
+  theory: string[];
+  /** What the numbers show (paragraphs). */
+  findings: string[];
+  tables: LabTable[];
+  plots: LabPlot[];
+  /** Every number measured, for the JSON file. */
+  data: Json;
+  /** Wall time of the experiment. */
+  seconds: number;
+}
+
+export interface LabRunOptions {
+  /** A smaller, faster configuration (tests, smoke runs). */
+  quick?: boolean;
+  seed?: number;
+}
+
+/**
+ * A JSON copy of measurement objects: non-finite numbers become strings ("Infinity").
+ *
+ * @example
+ * nb.lab.toJson({ z: Infinity, v: new Float64Array([1, 2]) }); // { z: 'Infinity', v: [1, 2] }
+ */
+export function toJson(value: unknown): Json {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'number') return Number.isFinite(value) ? value : String(value);
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (Array.isArray(value)) return value.map(toJson);
+  if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>, toJson);
+  if (typeof value === 'object') {
+    const out: { [k: string]: Json } = {};
+    for (const [k, v] of Object.entries(value)) if (typeof v !== 'function') out[k] = toJson(v);
+    return out;
+  }
+  return String(value);
+}
+
+/**
+ * A number with `digits` significant digits (exponent form when very large or small).
+ *
+ * @example
+ * nb.lab.fmtNum(Math.PI); // '3.142'
+ */
+export function fmtNum(x: number, digits = 4): string {
+  if (!Number.isFinite(x)) return String(x);
+  if (x === 0) return '0';
+  if (Number.isInteger(x) && Math.abs(x) < 1e9) return String(x);
+  const a = Math.abs(x);
+  return a >= 1e5 || a < 1e-3 ? x.toExponential(digits - 1) : x.toPrecision(digits);
+}
+
+/**
+ * A table as aligned plain text.
+ *
+ * @example
+ * console.log(nb.lab.formatTable({ title: 'T', columns: ['a', 'b'], rows: [[1, 2]] }));
+ */
+export function formatTable(table: LabTable): string {
+  const cells = [table.columns, ...table.rows.map((r) => r.map((c) => String(c)))];
+  const widths = table.columns.map((_, j) => Math.max(...cells.map((r) => (r[j] ?? '').length)));
+  const line = (r: string[]): string =>
+    r
+      .map((c, j) => c.padEnd(widths[j]!))
+      .join('  ')
+      .trimEnd();
+  const out = [table.title, line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  ')];
+  for (const r of cells.slice(1)) out.push(line(r));
+  if (table.note) out.push(table.note);
+  return out.join('\n');
+}
+
+function clock(): number {
+  const perf = (globalThis as { performance?: { now(): number } }).performance;
+  return perf ? perf.now() : Date.now();
+}
+
+/** What the top of the He curve says about the closed form's finite-width excess. */
+function finiteWidthFinding(s: ResidualVarianceSeries, width: number, L: number): string {
+  const ratio = s.measured[L]! / s.predicted[L]!;
+  const se = s.standardError[L]! / s.predicted[L]!;
+  const p = s.reluRatio.reduce((a, b) => a + b, 0) / s.reluRatio.length;
+  const head =
+    `For He at l = ${L}, measured/closed form = ${fmtNum(ratio, 3)} ± ${fmtNum(se, 2)} (one SE), ` +
+    `with mean p_l/q_l = ${fmtNum(p, 3)} against the 1/2 the closed form assumes. `;
+  return ratio - 1 > 2 * se
+    ? head +
+        `At width ${width} the ratio drifts above 1/2 by O(1/n) (positive coordinates feed their own branch variance), so deep layers sit above the closed form by O(l/n); the one-step identity, which uses the measured ratio, stays exact.`
+    : head +
+        `At this width and number of trials the O(l/n) finite-width excess of the closed form is within sampling error.`;
+}
+
+// ---- residual-init ----------------------------------------------------------------------------
+
+function schemeGain(scheme: ResidualInit, width: number, L: number): string {
+  switch (scheme.kind) {
+    case 'gaussian':
+      return `1 + σ²n/2 = ${fmtNum(1 + (scheme.std ** 2 * width) / 2)}`;
+    case 'xavier':
+      return '1 + (1/n)·n/2 = 1.5';
+    case 'kaiming':
+      return '1 + (2/n)·n/2 = 2';
+    case 'depthScaled':
+      return `1 + 1/L = ${fmtNum(1 + 1 / L)}`;
+    case 'zeroLast':
+      return '1 (F = 0)';
+    case 'pytorch':
+      return `7/6, + 1/(3n) from b`;
+  }
+}
+
+/**
+ * THEORY.md §2: Var[u_l] against depth per initialisation scheme, E[F(u) | u], gradients.
+ *
+ * @example
+ * const report = nb.lab.runResidualInit({ quick: true });
+ */
+export function runResidualInit(options: LabRunOptions = {}): LabReport {
+  const t0 = clock();
+  const quick = options.quick ?? false;
+  const width = quick ? 32 : 64;
+  const depths = quick ? [2, 8] : [2, 4, 8, 16];
+  const trials = quick ? 40 : 100;
+  const result = residualInitExperiment({
+    depths,
+    width,
+    trials,
+    batch: 16,
+    seed: options.seed ?? 0,
+  });
+  const L = Math.max(...depths);
+  const top = result.series.filter((s) => s.depth === L);
+  const maxZ = (s: ResidualVarianceSeries): number =>
+    s.stepZ.reduce((m, z) => Math.max(m, Math.abs(z)), 0);
+  const meanRatio = (s: ResidualVarianceSeries): number =>
+    s.reluRatio.reduce((a, b) => a + b, 0) / s.reluRatio.length;
+  const pm = (v: number, se: number): string => `${fmtNum(v)} ± ${fmtNum(se, 2)}`;
+  const summary: LabTable = {
+    title: `Var[u_l] at the top of a residual MLP (width n = ${width}, L = ${L}, ${trials} initialisations × 16 inputs)`,
+    columns: [
+      'scheme',
+      'factor per block',
+      'Var[u_1] measured',
+      'closed form',
+      `Var[u_${L}] measured`,
+      'closed form',
+      'measured / closed',
+      'max |z| one-step identity',
+      'mean p_l/q_l',
+    ],
+    rows: top.map((s) => [
+      s.scheme,
+      schemeGain(s.init, width, L),
+      pm(s.measured[1]!, s.standardError[1]!),
+      fmtNum(s.predicted[1]!),
+      pm(s.measured[L]!, s.standardError[L]!),
+      fmtNum(s.predicted[L]!),
+      fmtNum(s.measured[L]! / s.predicted[L]!, 3),
+      fmtNum(maxZ(s), 2),
+      fmtNum(meanRatio(s), 3),
+    ]),
+    note:
+      '± is one standard error over initialisations. z = mean/SE of d_l = m_{l+1} − m_l − s(r_l) ' +
+      '(expectation exactly 0); p_l/q_l = E[ReLU(u_l)²]/E[u_l²], 1/2 for symmetric u_l.',
+  };
+  const perLayer: LabTable = {
+    title: `Var[u_l] against l, measured (closed form), L = ${L}`,
+    columns: ['l', ...top.map((s) => s.scheme)],
+    rows: Array.from({ length: L + 1 }, (_, l) => [
+      l,
+      ...top.map((s) => `${fmtNum(s.measured[l]!, 3)} (${fmtNum(s.predicted[l]!, 3)})`),
+    ]),
+  };
+  const schemes = [...new Set(result.series.map((s) => s.scheme))];
+  const byDepth: LabTable = {
+    title: 'Var[u_L] / Var[u_0] at the top against the depth L, measured (closed form)',
+    columns: ['L', ...schemes],
+    rows: depths.map((d) => [
+      d,
+      ...schemes.map((name) => {
+        const s = result.series.find((x) => x.scheme === name && x.depth === d)!;
+        return `${fmtNum(s.measured[d]! / s.measured[0]!, 3)} (${fmtNum(s.predicted[d]!, 3)})`;
+      }),
+    ]),
+    note: `depth-scaled: (1 + 1/L)^L → e = ${fmtNum(Math.E)}; zero last layer: exactly 1.`,
+  };
+  // E[F(u) | u] over random initialisations, u fixed.
+  const g = new Generator((options.seed ?? 0) + 7);
+  const u = randn([width], { generator: g, dtype: 'float64' });
+  const branch = residualBranch(width, 1, { dtype: 'float64' });
+  const cmTrials = quick ? 300 : 2000;
+  const cmSchemes: ResidualInit[] = [
+    ...DEFAULT_RESIDUAL_SCHEMES,
+    { kind: 'gaussian', std: 1, mean: 0.05 },
+  ];
+  const conditional = cmSchemes.map((scheme) => ({
+    scheme: residualInitLabel(scheme),
+    ...branchConditionalMean(branch, u, { scheme, trials: cmTrials, depth: L, generator: g }),
+  }));
+  const condTable: LabTable = {
+    title: `E[F(u) | u] for one fixed u ∈ ℝ^${width}, averaged over ${cmTrials} initialisations of F(u) = W·ReLU(u) + b`,
+    columns: [
+      'scheme',
+      'mean over i of mean F_i(u)',
+      'max_i |mean F_i(u)|',
+      'typical SE',
+      'exact E[F(u)|u]',
+      'max_i |z_i|',
+    ],
+    rows: conditional.map((c) => [
+      c.scheme,
+      fmtNum(c.mean.reduce((a, b) => a + b, 0) / c.mean.length, 3),
+      fmtNum(c.maxAbsMean, 3),
+      fmtNum(c.standardError.reduce((a, b) => a + b, 0) / c.standardError.length, 2),
+      c.predicted ? fmtNum(c.predicted[0]!, 4) : 'n/a',
+      fmtNum(c.maxAbsZ, 2),
+    ]),
+    note:
+      'z_i = (mean_i − exact_i)/SE_i over the output coordinates. Zero-mean weights and biases give ' +
+      'E[F(u)|u] = 0; a weight mean μ gives μ·Σ_j ReLU(u_j) in every coordinate.',
+  };
+  const kaiming = top.find((s) => s.init.kind === 'kaiming');
+  const findings = [
+    `Every scheme satisfies the exact one-step identity E[u_{l+1}²] = E[u_l²] + s(E[ReLU(u_l)²]) within sampling error (largest |z| over all blocks and schemes: ${fmtNum(Math.max(...result.series.map(maxZ)), 2)}).`,
+    `The closed form Var[u_l] = (1 + σ²n/2)^l tracks the measurements: σ = 1 explodes by ~${fmtNum(1 + width / 2, 3)}× per block, He doubles per block, Xavier grows by 1.5×, depth-scaled branches end at ${fmtNum(top.find((s) => s.init.kind === 'depthScaled')!.measured[L]!, 3)} ≈ (1 + 1/${L})^${L} = ${fmtNum((1 + 1 / L) ** L, 3)}, and a zero last layer keeps Var[u_l] = Var[u_0] exactly.`,
+    kaiming ? finiteWidthFinding(kaiming, width, L) : '',
+    'The conditional mean E[F(u)|u] is 0 within sampling error for every zero-mean scheme, and equals μ·Σ_j ReLU(u_j) for weights of mean μ.',
+  ].filter((s) => s.length > 0);
+  return {
+    id: 'residual-init',
+    title: 'Residual networks and initialisation',
+    theory: [
+      'A residual block computes u_{l+1} = u_l + F(u_l) with F(u) = W·ReLU(u) + b (He et al., 2016). With W ~ N(0, σ²) and b = 0, E[F(u) | u] = 0, and Var[F(u)] = σ²·fan_in·E[ReLU(u)²] = σ²·fan_in·Var[u]/2 for zero-mean symmetric u, so Var[u_{l+1}] = Var[u_l]·(1 + σ²·fan_in/2).',
+      'σ² = 1 explodes with depth, He scaling (σ² = 2/fan_in) still doubles the variance per block (2^L), Xavier (σ² = 1/fan_in for square layers) grows 1.5^L; scaling the branch by depth (σ² = 2/(fan_in·L)) gives (1 + 1/L)^L ≤ e, and a zero-initialised last layer (Fixup, SkipInit, ReZero) keeps Var[u_L] = Var[u_0].',
+      'Exactly what is tested: q_{l+1} = q_l + σ²·n·p_l with q = E[u²] and p = E[ReLU(u)²] holds in expectation at any width (W zero-mean and independent of u_l); the closed form additionally uses p_l = q_l/2, exact at l = 0 for a Gaussian input and in the wide limit. Variances are per-coordinate second moments over inputs and initialisations.',
+    ],
+    findings,
+    tables: [summary, byDepth, perLayer, condTable],
+    plots: [
+      { id: 'residual-variance', title: 'Var[u_l] against l', spec: residualVarianceSpec(result) },
+      {
+        id: 'residual-depth',
+        title: 'Var[u_L]/Var[u_0] against L',
+        spec: residualDepthSpec(result),
+      },
+      {
+        id: 'residual-gradients',
+        title: 'Gradient second moment against l',
+        spec: residualGradientSpec(result),
+      },
+    ],
+    data: toJson({ experiment: result, conditionalMean: conditional }),
+    seconds: (clock() - t0) / 1000,
+  };
+}
+
+// ---- attention-cost ---------------------------------------------------------------------------
+
+function countRow(name: string, c: OpCount): (string | number)[] {
+  return [name, c.mul, c.add, c.other, c.calls];
+}
+
+/**
+ * THEORY.md §1: exact operation counts of attention, time and memory against T, the identity.
+ *
+ * @example
+ * const report = nb.lab.runAttentionCost({ quick: true });
+ */
+export function runAttentionCost(options: LabRunOptions = {}): LabReport {
+  const t0 = clock();
+  const quick = options.quick ?? false;
+  const seed = options.seed ?? 0;
+  const configs: { T: number; d: number; D: number; M: number }[] = [
+    { T: 8, d: 16, D: 4, M: 6 },
+    { T: 16, d: 32, D: 8, M: 16 },
+    { T: 32, d: 64, D: 16, M: 8 },
+    { T: 64, d: 64, D: 64, M: 64 },
+    { T: 128, d: 64, D: 32, M: 48 },
+  ];
+  const costs = configs.map((c) => selfAttentionCost({ ...c, seed }));
+  const check = (a: number, b: number): string => (a === b ? '✓' : `✗ (${a - b})`);
+  const countsTable: LabTable = {
+    title: 'Multiplications counted by countOps in one self-attention, against the formulas',
+    columns: [
+      'T',
+      'd',
+      'D',
+      'M',
+      'Q·Kᵀ',
+      'T²·D',
+      '',
+      'softmax·V',
+      'T²·M',
+      '',
+      'projections',
+      'T·d·(2D+M)',
+      '',
+    ],
+    rows: costs.map((c) => [
+      c.T,
+      c.d,
+      c.D,
+      c.M,
+      c.qk.mul,
+      c.predicted.qkMul,
+      check(c.qk.mul, c.predicted.qkMul),
+      c.av.mul,
+      c.predicted.avMul,
+      check(c.av.mul, c.predicted.avMul),
+      c.projections.mul,
+      c.predicted.projectionMul,
+      check(c.projections.mul, c.predicted.projectionMul),
+    ]),
+    note: 'Additions of a product with inner size K are (K − 1) per output: T²·(D − 1) for Q·Kᵀ.',
+  };
+  const detailCfg = { T: 32, d: 64, D: 16, M: 8, causal: true, backward: true, seed };
+  const detail: SelfAttentionCost = selfAttentionCost(detailCfg);
+  const perOp: LabTable = {
+    title: `countOps table for causal self-attention (T = ${detailCfg.T}, d = ${detailCfg.d}, D = ${detailCfg.D}, M = ${detailCfg.M}), forward then backward`,
+    columns: ['phase', 'op', 'mul', 'add', 'other', 'kernel calls'],
+    rows: [
+      ...Object.entries(detail.forward).map(([op, c]) => ['forward', ...countRow(op, c)]),
+      ['forward', ...countRow('total', detail.totals.forward)],
+      ...Object.entries(detail.backward).map(([op, c]) => ['backward', ...countRow(op, c)]),
+      ['backward', ...countRow('total', detail.totals.backward)],
+    ],
+    note:
+      'Backward rows are named after the op whose gradient they compute. The causal mask does not ' +
+      'reduce the work of naive attention: all T² scores are computed, then masked.',
+  };
+  const scaling = attentionScaling({
+    Ts: quick ? [32, 64, 128, 192] : [64, 128, 256, 384, 512, 768, 1024],
+    D: 64,
+    M: 32,
+    repeats: quick ? 2 : 5,
+    seed,
+  });
+  const scalingTable: LabTable = {
+    title: `Naive self-attention forward against T (d = ${scaling.d}, D = ${scaling.D}, M = ${scaling.M}, float32, reference backend)`,
+    columns: [
+      'T',
+      'Q·Kᵀ mul',
+      'softmax·V mul',
+      'projection mul',
+      'all ops',
+      'time (ms)',
+      'peak KiB',
+      'one T×T matrix (KiB)',
+    ],
+    rows: scaling.rows.map((r) => [
+      r.T,
+      r.qkMul,
+      r.avMul,
+      r.projectionMul,
+      r.totalOps,
+      fmtNum(r.timeMs, 3),
+      fmtNum(r.peakBytes / 1024, 4),
+      fmtNum(r.scoreMatrixBytes / 1024, 4),
+    ]),
+    note:
+      `Least squares: time ≈ ${quadraticText(scaling.timeFit)} ms (R² = ${fmtNum(scaling.timeFit.r2, 4)}); ` +
+      `peak bytes ≈ ${quadraticText(scaling.memoryFit)} (R² = ${fmtNum(scaling.memoryFit.r2, 4)}). ` +
+      scaling.note,
+  };
+  const identity = attentionIdentityCheck({ seed });
+  const identityTable: LabTable = {
+    title:
+      'Attention output against Σ_j softmax_j(q_i·k_j/√D)·v_j computed by hand (float64 loops)',
+    columns: ['API', 'mask', 'max |library − by hand|'],
+    rows: identity.map((r) => [r.api, r.mask, r.maxAbsError.toExponential(2)]),
+  };
+  // Growth of the time when T doubles, at the largest measured pair (T² → ×4, T → ×2).
+  const byT = new Map(scaling.rows.map((r) => [r.T, r.timeMs]));
+  const doubled = scaling.rows.filter((r) => byT.has(2 * r.T)).pop();
+  const growth = doubled
+    ? `doubling T from ${doubled.T} to ${2 * doubled.T} multiplies the forward time by ${fmtNum(byT.get(2 * doubled.T)! / doubled.timeMs, 3)} (×4 for a pure T² cost, ×2 for T)`
+    : 'see the table';
+  return {
+    id: 'attention-cost',
+    title: 'The cost of attention',
+    theory: [
+      'With X ∈ ℝ^{T×d}, Q = XW_Q ∈ ℝ^{T×D}, K = XW_K ∈ ℝ^{T×D}, V = XW_V ∈ ℝ^{T×M}: Q·Kᵀ takes T²·D scalar multiplications and softmax(Q·Kᵀ/√D)·V takes T²·M, so attention proper costs T²·(D + M) multiplications; the projections cost T·d·(2D + M); naive attention stores a T×T matrix (Vaswani et al., 2017).',
+      'Attention is a weighted average: with sim(q, k) = exp(q·k/√D), V′_i = Σ_j sim(Q_i, K_j)·V_j / Σ_r sim(Q_i, K_r) = Σ_j softmax_j(Q_i·K_jᵀ/√D)·V_j; masks set sim to 0 for excluded pairs.',
+      'How it is counted: nb.lab.countOps wraps the backend kernels while the code runs and counts each call with the formula of its shapes (a (Bt, M, K)·(Bt, K, N) product is Bt·M·N·K multiplications), attributing it to the op that issued it, like PyTorch’s FlopCounterMode.',
+    ],
+    findings: [
+      `The counted multiplications equal T²·D, T²·M and T·d·(2D + M) exactly in every configuration (${costs.length} shapes above; the tests check many more).`,
+      `Time grows quadratically: ${growth}; the least-squares fit is ${quadraticText(scaling.timeFit)} ms. Peak memory is quadratic too: ${fmtNum(scaling.memoryFit.a / 4, 3)} float32 T×T matrices' worth of bytes per T² in the fit (scores, shifted scores, exponentials, weights; on the reference backend nothing is freed before the scope ends, so the peak is everything one forward allocates).`,
+      `${scaling.note} A tiled kernel with an online softmax would keep the T²·(D + M) multiplications but drop the T² memory term.`,
+      `The library's scaledDotProductAttention and MultiheadAttention agree with the hand-computed weighted average to ${fmtNum(Math.max(...identity.map((r) => r.maxAbsError)), 2)} in float64, with causal and padding masks.`,
+    ],
+    tables: [countsTable, perOp, scalingTable, identityTable],
+    plots: [
+      {
+        id: 'attention-ops',
+        title: 'Counted multiplications against T',
+        spec: attentionOpsSpec(scaling),
+      },
+      { id: 'attention-time', title: 'Time against T', spec: attentionTimeSpec(scaling) },
+      {
+        id: 'attention-memory',
+        title: 'Peak memory against T',
+        spec: attentionMemorySpec(scaling),
+      },
+    ],
+    data: toJson({ counts: costs, detail, scaling, identity }),
+    seconds: (clock() - t0) / 1000,
+  };
+}
+
+// ---- positional-encoding ----------------------------------------------------------------------
+
+/**
+ * THEORY.md §1: the sinusoidal table, relative position as rotations, similarity against k.
+ *
+ * @example
+ * const report = nb.lab.runPositionalEncoding({ quick: true });
+ */
+export function runPositionalEncoding(options: LabRunOptions = {}): LabReport {
+  const t0 = clock();
+  const quick = options.quick ?? false;
+  const maxLen = quick ? 64 : 256;
+  const d = quick ? 16 : 64;
+  const maxOffset = quick ? 32 : 128;
+  const rotation = peRotationCheck(maxLen, d);
+  const similarity = peSimilarity(maxLen, d, maxOffset);
+  const heat = peTable(64, quick ? 16 : 32);
+  const dims = quick ? [8, 16] : [16, 32, 64, 128];
+  const rotationTable: LabTable = {
+    title: `PE[pos + k] = R_k·PE[pos] on nabla's float64 table (every k = 1 … maxLen − 1, every pos)`,
+    columns: ['maxLen', 'd', 'offsets k', 'max residual', 'max |R_kᵀR_k − I|'],
+    rows: dims.map((dm) => {
+      const r = dm === d ? rotation : peRotationCheck(quick ? 64 : 128, dm);
+      return [
+        dm === d ? maxLen : quick ? 64 : 128,
+        dm,
+        r.perOffset.length,
+        r.maxResidual.toExponential(2),
+        r.maxOrthogonalityError.toExponential(2),
+      ];
+    }),
+    note: 'R_k is block-diagonal with one rotation [[cos kω_i, sin kω_i], [−sin kω_i, cos kω_i]] per (sin, cos) pair, the same for every pos.',
+  };
+  const shown = similarity.filter((r) => r.k <= 8 || r.k % 16 === 0);
+  const similarityTable: LabTable = {
+    title: `PE[pos]·PE[pos + k] over every pos (maxLen = ${maxLen}, d = ${d})`,
+    columns: ['k', 'mean over pos', 'max − min over pos', 'Σ_i cos(k·ω_i)'],
+    rows: shown.map((r) => [
+      r.k,
+      fmtNum(r.mean, 6),
+      r.spread.toExponential(2),
+      fmtNum(r.predicted, 6),
+    ]),
+  };
+  const maxSpread = Math.max(...similarity.map((r) => r.spread));
+  return {
+    id: 'positional-encoding',
+    title: 'Sinusoidal positional encoding',
+    theory: [
+      'Attention is permutation-equivariant, so position is added to each token embedding: PE[pos, 2i] = sin(pos/10000^(2i/d)), PE[pos, 2i+1] = cos(pos/10000^(2i/d)) (Vaswani et al., 2017, §3.5).',
+      'For every offset k, PE[pos + k] is a fixed linear map of PE[pos] — a rotation by k·ω_i in each (sin, cos) pair, ω_i = 10000^(−2i/d) — so attention can express relative position; and PE[pos]·PE[pos + k] = Σ_i cos(k·ω_i) depends only on k.',
+    ],
+    findings: [
+      `The rotation identity holds to rounding: max residual ${rotation.maxResidual.toExponential(2)} over every k and pos (d = ${d}, maxLen = ${maxLen}).`,
+      `The dot product depends only on k: its spread over pos is at most ${maxSpread.toExponential(2)}, and its mean matches Σ_i cos(k·ω_i).`,
+      'The similarity decays from d/2 at k = 0 and oscillates: nearby positions look alike, far ones do not.',
+    ],
+    tables: [rotationTable, similarityTable],
+    plots: [
+      { id: 'pe-table', title: 'The sinusoidal table', spec: peHeatmapSpec(heat) },
+      {
+        id: 'pe-similarity',
+        title: 'Similarity against offset',
+        spec: peSimilaritySpec(similarity, d),
+      },
+    ],
+    data: toJson({ rotation, similarity, table: { maxLen: heat.maxLen, dModel: heat.dModel } }),
+    seconds: (clock() - t0) / 1000,
+  };
+}
+
+/** The experiments by id. */
+export const LAB_EXPERIMENTS: Readonly<
+  Record<LabExperimentId, (options?: LabRunOptions) => LabReport>
+> = {
+  'residual-init': runResidualInit,
+  'attention-cost': runAttentionCost,
+  'positional-encoding': runPositionalEncoding,
+};
+
+/**
+ * Runs one experiment by id.
+ *
+ * @example
+ * const report = nb.lab.runLabExperiment('positional-encoding', { quick: true });
+ * console.log(report.tables.map(nb.lab.formatTable).join('\n\n'));
+ */
+export function runLabExperiment(id: string, options: LabRunOptions = {}): LabReport {
+  const run = (LAB_EXPERIMENTS as Record<string, (o?: LabRunOptions) => LabReport>)[id];
+  if (!run) {
+    throw new ValueError(
+      `lab: unknown experiment '${id}'; available: ${Object.keys(LAB_EXPERIMENTS).join(', ')}`,
+    );
+  }
+  return run(options);
+}
