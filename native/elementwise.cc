@@ -3,7 +3,9 @@
 // loop the compiler vectorizes; large ones are split across the thread pool.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
+#include <type_traits>
 
 #include "kernels.h"
 #include "pool.h"
@@ -69,6 +71,70 @@ void fill_impl(const View& out, double value) {
 
 // ---- copy -------------------------------------------------------------------------------------
 
+// A transposing copy (the destination's contiguous dim is strided in the source, and some other
+// dim `d1` is close to contiguous there) in square tiles, so that both sides stay in cache. The
+// remaining dims are walked one by one.
+template <typename S, typename D>
+bool tiled_copy(const Plan<2>& p, const S* x, D* o, const int64_t* base, bool parallel) {
+  const int nd = p.nd;
+  if (nd < 2 || p.strides[0][nd - 1] != 1) return false;
+  const int64_t sxInner = std::llabs(p.strides[1][nd - 1]);
+  if (sxInner < 16) return false;
+  int d1 = -1;
+  for (int d = 0; d < nd - 1; d++) {
+    const int64_t s = std::llabs(p.strides[1][d]);
+    if (s < sxInner && (d1 < 0 || s < std::llabs(p.strides[1][d1]))) d1 = d;
+  }
+  if (d1 < 0 || std::llabs(p.strides[1][d1]) > 8 || p.shape[d1] < 8 || p.shape[nd - 1] < 8) {
+    return false;
+  }
+  constexpr int64_t T = 8;  // small: power-of-two strides alias in the cache beyond this
+  const int64_t n1 = p.shape[d1], n2 = p.shape[nd - 1];
+  const int64_t so1 = p.strides[0][d1], sx1 = p.strides[1][d1], sx2 = p.strides[1][nd - 1];
+  // The other dims, flattened.
+  int others[kMaxDims];
+  int no = 0;
+  int64_t count = 1;
+  for (int d = 0; d < nd - 1; d++) {
+    if (d != d1) {
+      others[no++] = d;
+      count *= p.shape[d];
+    }
+  }
+  const int64_t tiles1 = (n1 + T - 1) / T;
+  auto run = [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; u++) {
+      int64_t r = u / tiles1;
+      const int64_t i0 = (u % tiles1) * T;
+      int64_t oo = base[0], ox = base[1];
+      for (int q = no - 1; q >= 0; q--) {
+        const int d = others[q];
+        const int64_t i = r % p.shape[d];
+        r /= p.shape[d];
+        oo += i * p.strides[0][d];
+        ox += i * p.strides[1][d];
+      }
+      const int64_t i1 = std::min(n1, i0 + T);
+      for (int64_t j0 = 0; j0 < n2; j0 += T) {
+        const int64_t j1 = std::min(n2, j0 + T);
+        for (int64_t i = i0; i < i1; i++) {
+          D* q = o + oo + i * so1;
+          const S* s = x + ox + i * sx1;
+          for (int64_t j = j0; j < j1; j++) q[j] = Store<D>::cast(s[j * sx2]);
+        }
+      }
+    }
+  };
+  const int64_t units = count * tiles1;
+  if (parallel && units * T * n2 >= 2 * kGrain && num_threads() > 1) {
+    parallel_chunks(units, std::max<int64_t>(1, kGrain / (T * n2)),
+                    [&](int64_t b, int64_t e, int) { run(b, e); });
+  } else {
+    run(0, units);
+  }
+  return true;
+}
+
 template <typename S, typename D>
 void copy_impl(const View& src, const View& dst) {
   const S* x = static_cast<const S*>(src.data);
@@ -77,6 +143,7 @@ void copy_impl(const View& src, const View& dst) {
   const Plan<2> p = plan_of<2>(vs);
   const int64_t base[2] = {dst.offset, src.offset};
   const bool same = std::is_same<S, D>::value;
+  if (!p.empty && dst.data != src.data && tiled_copy<S, D>(p, x, o, base, true)) return;
   run_plan<2>(p, base, !overlaps(dst, src), [&](const int64_t* off, int64_t n, const int64_t* in) {
     D* q = o + off[0];
     const S* s = x + off[1];
@@ -188,6 +255,7 @@ inline bool unary_fast(const T* x, U* o, int64_t n) {
     return vmath::FN(x, o, n);                                                     \
   }
 NABLA_VMATH_UNARY(Exp, exp_f32)
+NABLA_VMATH_UNARY(Log, log_f32)
 NABLA_VMATH_UNARY(Tanh, tanh_f32)
 NABLA_VMATH_UNARY(Sigmoid, sigmoid_f32)
 #undef NABLA_VMATH_UNARY

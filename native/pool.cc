@@ -35,13 +35,21 @@ constexpr int kMaxThreads = 256;
 // How long a worker spins for the next parallel region before it sleeps.
 constexpr auto kSpin = std::chrono::microseconds(100);
 
+// A parallel region: the caller publishes a new generation; workers that wake up in time "join" it
+// (a CAS on `state`) and take tasks from `next`; when the caller has run out of tasks it "closes"
+// the region and waits only for the workers that joined. A worker that is asleep or descheduled
+// (a busy machine) therefore never delays a region it did not join.
 struct Pool {
+  static constexpr uint64_t kClosed = uint64_t{1} << 31;
+  static constexpr uint64_t kJoinedMask = kClosed - 1;
+
   std::mutex m;
   std::condition_variable cv;
-  // Generation counter << 16 | the number of threads taking part in that generation's region.
-  std::atomic<uint64_t> gen{0};
+  // generation << 32 | closed bit | number of workers that joined.
+  std::atomic<uint64_t> state{0};
+  std::atomic<int> participants{0};  // threads allowed in the region, the caller included
   std::atomic<int64_t> next{0};
-  std::atomic<int> remaining{0};
+  std::atomic<uint64_t> done{0};
   std::atomic<bool> stop{false};
   std::atomic_flag busy = ATOMIC_FLAG_INIT;
   int sleepers = 0;  // guarded by m
@@ -50,39 +58,50 @@ struct Pool {
   void* ctx = nullptr;
   std::vector<std::thread> workers;  // touched only while holding `busy`
 
+  static uint64_t gen_of(uint64_t s) { return s >> 32; }
+
   // `seen`: the generation current when the worker was created (before the region it was
   // created for is published), so that it cannot miss that region.
   void work(int index, uint64_t seen) {
     for (;;) {
-      uint64_t g = gen.load(std::memory_order_acquire);
-      if (g == seen) {
+      uint64_t s = state.load(std::memory_order_acquire);
+      if (gen_of(s) == seen) {
         auto t0 = std::chrono::steady_clock::now();
         for (int i = 0;; i++) {
           NABLA_PAUSE();
-          g = gen.load(std::memory_order_acquire);
-          if (g != seen || stop.load(std::memory_order_relaxed)) break;
+          s = state.load(std::memory_order_acquire);
+          if (gen_of(s) != seen || stop.load(std::memory_order_relaxed)) break;
           if ((i & 255) == 255 && std::chrono::steady_clock::now() - t0 > kSpin) break;
         }
       }
-      if (g == seen) {
+      if (gen_of(s) == seen) {
         std::unique_lock<std::mutex> lk(m);
         sleepers++;
         cv.wait(lk, [&] {
-          return gen.load(std::memory_order_acquire) != seen || stop.load(std::memory_order_relaxed);
+          return gen_of(state.load(std::memory_order_acquire)) != seen ||
+                 stop.load(std::memory_order_relaxed);
         });
         sleepers--;
-        g = gen.load(std::memory_order_acquire);
+        s = state.load(std::memory_order_acquire);
       }
       if (stop.load(std::memory_order_relaxed)) return;
+      const uint64_t g = gen_of(s);
       seen = g;
-      const int participants = static_cast<int>(g & 0xffff);
-      if (index >= participants) continue;  // not part of this region: nobody waits for us
+      if (index >= participants.load(std::memory_order_relaxed)) continue;
+      bool joined = false;
+      while (gen_of(s) == g && (s & kClosed) == 0) {
+        if (state.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+          joined = true;
+          break;
+        }
+      }
+      if (!joined) continue;  // the region ended before we got here
       for (;;) {
         const int64_t t = next.fetch_add(1, std::memory_order_relaxed);
         if (t >= tasks) break;
         fn(ctx, t, index);
       }
-      remaining.fetch_sub(1, std::memory_order_acq_rel);
+      done.fetch_add(1, std::memory_order_release);
     }
   }
 };
@@ -172,19 +191,20 @@ void parallel_run(int64_t tasks, TaskFn fn, void* ctx, int threads) {
   // Start the workers this region needs (they are kept for later regions).
   while (static_cast<int>(p->workers.size()) < want - 1) {
     const int index = static_cast<int>(p->workers.size()) + 1;
-    const uint64_t seen = p->gen.load(std::memory_order_relaxed);
+    const uint64_t seen = Pool::gen_of(p->state.load(std::memory_order_relaxed));
     p->workers.emplace_back([p, index, seen] { p->work(index, seen); });
   }
   p->tasks = tasks;
   p->fn = fn;
   p->ctx = ctx;
   p->next.store(0, std::memory_order_relaxed);
-  p->remaining.store(want - 1, std::memory_order_relaxed);
+  p->done.store(0, std::memory_order_relaxed);
+  p->participants.store(want, std::memory_order_relaxed);
   bool wake;
   {
     std::lock_guard<std::mutex> lk(p->m);
-    const uint64_t g = ((p->gen.load(std::memory_order_relaxed) >> 16) + 1) << 16;
-    p->gen.store(g | static_cast<uint64_t>(want), std::memory_order_release);
+    const uint64_t g = Pool::gen_of(p->state.load(std::memory_order_relaxed)) + 1;
+    p->state.store((g & 0xffffffffu) << 32, std::memory_order_release);
     wake = p->sleepers > 0;
   }
   if (wake) p->cv.notify_all();
@@ -193,8 +213,11 @@ void parallel_run(int64_t tasks, TaskFn fn, void* ctx, int threads) {
     if (t >= tasks) break;
     fn(ctx, t, 0);
   }
-  for (int i = 0; p->remaining.load(std::memory_order_acquire) > 0; i++) {
-    if (i < (1 << 16)) {
+  // Close the region, then wait for the workers that joined it: spin briefly, then yield the core
+  // (a joined worker may be waiting for one when the machine is oversubscribed).
+  const uint64_t joined = p->state.fetch_or(Pool::kClosed, std::memory_order_acq_rel) & Pool::kJoinedMask;
+  for (int i = 0; p->done.load(std::memory_order_acquire) < joined; i++) {
+    if (i < (1 << 12)) {
       NABLA_PAUSE();
     } else {
       std::this_thread::yield();

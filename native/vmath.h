@@ -8,6 +8,7 @@ namespace nabla {
 namespace vmath {
 
 bool exp_f32(const float* x, float* out, int64_t n);
+bool log_f32(const float* x, float* out, int64_t n);
 bool tanh_f32(const float* x, float* out, int64_t n);
 bool sigmoid_f32(const float* x, float* out, int64_t n);
 

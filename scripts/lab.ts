@@ -1,7 +1,7 @@
 // Runs lab experiments, prints their tables and writes a report (SVG plots, numbers.json and one
 // self-contained report.html; with --markdown, also a Markdown page linking the SVGs).
 //
-//   node --import tsx scripts/lab.ts <residual-init|attention-cost|positional-encoding|all>
+//   node --import tsx scripts/lab.ts <residual-init|attention-cost|positional-encoding|gradient-flow|all>
 //        [--out DIR] [--markdown PATH] [--no-html] [--quick] [--seed N]
 //
 // The "Theory in numbers" page is generated with

@@ -1,7 +1,9 @@
 // Runs every test file under test/ with Node's built-in test runner (TypeScript through tsx).
 // Node 20's `--test` does not expand globs, so the files are listed here.
+// NABLA_BACKEND=native runs the whole suite on the native backend (see test/backend/setup-backend.ts).
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 
 function findTests(dir) {
@@ -22,7 +24,10 @@ if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', ...files], {
+const setup = process.env.NABLA_BACKEND
+  ? ['--import', pathToFileURL(resolve('test/backend/setup-backend.ts')).href]
+  : [];
+const result = spawnSync(process.execPath, ['--import', 'tsx', ...setup, '--test', ...files], {
   stdio: 'inherit',
 });
 process.exit(result.status ?? 1);

@@ -596,3 +596,39 @@ export function checkConsistency(c: RunConfig): void {
       `--task ${c.task} needs --data FILE (${c.task === 'lm' ? 'a text file' : 'a TSV file of sentence pairs: source<TAB>target'})`,
     );
 }
+
+/**
+ * Splits `--section.key=value` / `--section.key value` overrides from the other command-line
+ * arguments (everything after `--` is left alone).
+ *
+ * @example
+ * extractDotted(['train', '--model.nLayer=4', '--train.lr', '3e-4']);
+ * // { rest: ['train'], dotted: [{ key: 'model.nLayer', value: '4', ... }, { key: 'train.lr', value: '3e-4', ... }] }
+ */
+export function extractDotted(argv: readonly string[]): { rest: string[]; dotted: Override[] } {
+  const rest: string[] = [];
+  const dotted: Override[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    const m = /^--([A-Za-z][\w-]*)\.([^=]*)(?:=(.*))?$/s.exec(a);
+    if (!m) {
+      rest.push(a);
+      continue;
+    }
+    const key = `${m[1]}.${m[2]}`;
+    let value = m[3];
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (next === undefined || next.startsWith('--'))
+        throw new UsageError(`--${key} needs a value (--${key}=VALUE)`);
+      value = next;
+      i++;
+    }
+    dotted.push({ key, value, flag: `--${key}` });
+  }
+  return { rest, dotted };
+}

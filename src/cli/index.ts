@@ -20,42 +20,14 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import * as nb from '../index.node.js';
-import { configKeys, PRESET_NAMES, type Override } from './config.js';
+import { configKeys, extractDotted, PRESET_NAMES, type Override } from './config.js';
 import { exitCodeOf, isUserError, oneLine, UsageError } from './errors.js';
 import { trainCommand } from './train.js';
 import { evalCommand, sampleCommand, translateCommand } from './use.js';
 
 /** The package's version (src/cli and dist/cli are both two levels below package.json). */
-const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
-
-/** Splits `--section.key=value` / `--section.key value` overrides from the other arguments. */
-export function extractDotted(argv: readonly string[]): { rest: string[]; dotted: Override[] } {
-  const rest: string[] = [];
-  const dotted: Override[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    const m = /^--([A-Za-z][\w-]*)\.([^=]*)(?:=(.*))?$/s.exec(a);
-    if (!m) {
-      rest.push(a);
-      continue;
-    }
-    const key = `${m[1]}.${m[2]}`;
-    let value = m[3];
-    if (value === undefined) {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith('--'))
-        throw new UsageError(`--${key} needs a value (--${key}=VALUE)`);
-      value = next;
-      i++;
-    }
-    dotted.push({ key, value, flag: `--${key}` });
-  }
-  return { rest, dotted };
-}
+const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string })
+  .version;
 
 function positiveInt(v: string): number {
   const n = Number(v);

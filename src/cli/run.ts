@@ -412,17 +412,28 @@ async function translateRun(config: RunConfig, options: BuildOptions): Promise<R
         valPairs.map((p) => p.source),
         refs,
       );
+      // sacreBLEU's default smoothing, for comparison with scores it reports.
+      const smoothed = nb.data.corpusBleu(hyps, refs, { smooth: 'exp' }).score;
+      const copySmoothed = nb.data.corpusBleu(
+        valPairs.map((p) => p.source),
+        refs,
+        { smooth: 'exp' },
+      ).score;
       const valLoss = seq2seqLoss(model, valExamples, collate, 64);
       const lines = [
         `BLEU on ${valPairs.length} held-out pairs (${beam > 1 ? `beam ${beam}` : 'greedy'}): ${bleu.score.toFixed(2)} ` +
           `(copy-the-source baseline ${copy.score.toFixed(2)})`,
         `  model: 1-4-gram precisions ${bleu.precisions.map((p) => p.toFixed(1)).join('/')}%, brevity penalty ${bleu.bp.toFixed(3)}; ` +
-          `copy: ${copy.precisions.map((p) => p.toFixed(1)).join('/')}%, ${copy.bp.toFixed(3)}`,
+          `copy: ${copy.precisions.map((p) => p.toFixed(1)).join('/')}%, ${copy.bp.toFixed(3)}; ` +
+          `with sacreBLEU's exp smoothing: model ${smoothed.toFixed(2)}, copy ${copySmoothed.toFixed(2)}`,
         `validation loss ${valLoss.toFixed(4)} (perplexity ${Math.exp(valLoss).toFixed(2)})`,
       ];
       for (let i = 0; i < Math.min(3, valPairs.length); i++)
         lines.push(`  ${valPairs[i]!.source} → ${hyps[i]} (reference: ${valPairs[i]!.target})`);
-      return { metrics: { bleu: bleu.score, copyBleu: copy.score, valLoss }, lines };
+      return {
+        metrics: { bleu: bleu.score, copyBleu: copy.score, bleuExp: smoothed, valLoss },
+        lines,
+      };
     },
   };
   return run;

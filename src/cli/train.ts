@@ -156,6 +156,16 @@ export async function trainCommand(o: TrainCommandOptions): Promise<number> {
         `the run already made ${trainer.step} updates (train.maxSteps ${t.maxSteps}); raise --max-steps to train further`,
       );
     result = await trainer.run();
+  } catch (e) {
+    if (e instanceof nb.train.NonFiniteError) {
+      // The weights are those from before the bad update: keep them for a resume with a lower lr.
+      await saveCheckpoint(join(out, 'last'), trainer.checkpoint());
+      throw new CliError(
+        `${e.message.replace(/\. Lower the learning rate.*$/s, '')}; saved the run at step ${trainer.step} to ${join(out, 'last')}: ` +
+          `resume with a lower learning rate, e.g. nabla train --resume ${out} --train.lr=${(t.lr / 3).toPrecision(2)}`,
+      );
+    }
+    throw e;
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);

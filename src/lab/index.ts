@@ -99,3 +99,34 @@ export {
   type LabExperimentId,
   type LabRunOptions,
 } from './experiments.js';
+export {
+  scaledOrthogonal,
+  elmanGradientFlow,
+  elmanFlowLabel,
+  recallBatch,
+  recallCellLabel,
+  recallGradientFlow,
+  gradientFlowExperiment,
+  DEFAULT_RECALL_CELLS,
+  type ScaledOrthogonalOptions,
+  type ElmanActivation,
+  type InputSigns,
+  type ElmanFlowOptions,
+  type ElmanFlowResult,
+  type DerivativeStats,
+  type ClipEffect,
+  type TruncationEffect,
+  type RecallCell,
+  type RecallFlowOptions,
+  type RecallFlowResult,
+  type GradientFlowExperimentOptions,
+  type GradientFlowExperimentResult,
+} from './gradient-flow.js';
+export {
+  gradientFlowProfileSpec,
+  gradientFlowRateSpec,
+  gradientFlowSlopeSpec,
+  gradientFlowClipSpec,
+  gradientFlowGatedSpec,
+} from './plots.js';
+export { runGradientFlow } from './experiments.js';

@@ -5,6 +5,7 @@
  * `vega` and `vega-lite` packages, and a browser can hand it to vega-embed.
  */
 import { quadraticText, type AttentionScalingResult } from './attention.js';
+import type { ElmanActivation, GradientFlowExperimentResult } from './gradient-flow.js';
 import type { PeSimilarityRow, PeTable } from './positional.js';
 import type { ResidualInitExperimentResult } from './residual.js';
 
@@ -36,6 +37,8 @@ export interface LinePlotOptions {
   yLog?: boolean;
   width?: number;
   height?: number;
+  /** Widest legend label in pixels before it is cut with an ellipsis (Vega-Lite's default: 160). */
+  legendLabelLimit?: number;
 }
 
 /**
@@ -58,7 +61,12 @@ export function linePlotSpec(points: readonly SeriesPoint[], o: LinePlotOptions)
     encoding: {
       x: { field: 'x', type: 'quantitative', title: o.xTitle, scale: scale(o.xLog) },
       y: { field: 'y', type: 'quantitative', title: o.yTitle, scale: scale(o.yLog) },
-      color: { field: 'series', type: 'nominal', title: null },
+      color: {
+        field: 'series',
+        type: 'nominal',
+        title: null,
+        ...(o.legendLabelLimit ? { legend: { labelLimit: o.legendLabelLimit } } : {}),
+      },
     },
     layer: [
       {
@@ -266,5 +274,142 @@ export function peSimilaritySpec(rows: readonly PeSimilarityRow[], dModel: numbe
     title: `Dot-product similarity against offset k (d = ${dModel}); dashed: Σ cos(k·ω_i)`,
     xTitle: 'offset k',
     yTitle: 'PE[pos]·PE[pos+k]',
+  });
+}
+
+// ---- gradient-flow ----------------------------------------------------------------------------
+
+const rhoText = (rho: number): string => `ρ = ${rho}`;
+
+/**
+ * ‖∂l_T/∂v_t‖ against t (log scale) for the Elman runs of one activation (default linear), one
+ * line per ρ, with the prediction ‖∂l_T/∂v_T‖·rate^(T−t) dashed (rate = ρ for linear φ).
+ *
+ * @example
+ * nb.lab.gradientFlowProfileSpec(nb.lab.gradientFlowExperiment({ recallSteps: 0 }));
+ */
+export function gradientFlowProfileSpec(
+  result: GradientFlowExperimentResult,
+  options: { activation?: ElmanActivation; rhos?: readonly number[] } = {},
+): VegaLiteSpec {
+  const activation = options.activation ?? 'linear';
+  const runs = result.rates.filter(
+    (r) =>
+      r.activation === activation &&
+      r.signs === 'mixed' &&
+      (!options.rhos || options.rhos.includes(r.rho)),
+  );
+  const points: SeriesPoint[] = [];
+  for (const r of runs) {
+    const T = r.norms.length;
+    const last = r.norms[T - 1]!;
+    r.norms.forEach((y, i) => {
+      const series = rhoText(r.rho);
+      points.push({ x: i + 1, y, series, kind: 'measured' });
+      points.push({ x: i + 1, y: last * r.predicted ** (T - 1 - i), series, kind: 'predicted' });
+    });
+  }
+  const name = runs[0]?.label ?? activation;
+  return linePlotSpec(positive(points), {
+    title: `‖∂l_T/∂v_t‖ of a ${name} RNN, W_hh = ρ·Q (n = ${result.config.hiddenSize}); dashed: ‖∂l_T/∂v_T‖·${activation === 'linear' ? 'ρ' : 'rate'}^(T−t)`,
+    xTitle: `time step t (loss at T = ${result.config.steps})`,
+    yTitle: '‖∂l_T/∂v_t‖ (log scale)',
+    yLog: true,
+    legendLabelLimit: 280,
+  });
+}
+
+/**
+ * The fitted rate per step back against ρ for each activation (solid), with THEORY.md's bounds ρ
+ * and p·ρ (dashed): linear φ and one-signed leaky runs sit on them, the rest between.
+ *
+ * @example
+ * nb.lab.gradientFlowRateSpec(nb.lab.gradientFlowExperiment({ recallSteps: 0 }));
+ */
+export function gradientFlowRateSpec(result: GradientFlowExperimentResult): VegaLiteSpec {
+  const p = result.config.slope;
+  const points: SeriesPoint[] = [];
+  for (const r of result.rates)
+    points.push({ x: r.rho, y: r.rate, series: r.label, kind: 'measured' });
+  for (const rho of [...new Set(result.rates.map((r) => r.rho))]) {
+    points.push({ x: rho, y: rho, series: 'ρ (bound; linear: exact)', kind: 'predicted' });
+    points.push({ x: rho, y: p * rho, series: `p·ρ (bound, p = ${p})`, kind: 'predicted' });
+  }
+  points.sort((a, b) => a.x - b.x);
+  return linePlotSpec(points, {
+    title: 'Fitted growth rate of ‖∂l_T/∂v_t‖ per step back against ρ (dashed: ρ and p·ρ)',
+    xTitle: 'spectral radius ρ of W_hh',
+    yTitle: 'measured rate (fitGrowthRate)',
+    legendLabelLimit: 280,
+  });
+}
+
+/**
+ * The fitted rate against ρ·rms φ'(u), the spectral radius times the activation's effective slope
+ * (solid, per activation), with the diagonal dashed.
+ *
+ * @example
+ * nb.lab.gradientFlowSlopeSpec(nb.lab.gradientFlowExperiment({ recallSteps: 0 }));
+ */
+export function gradientFlowSlopeSpec(result: GradientFlowExperimentResult): VegaLiteSpec {
+  const points: SeriesPoint[] = [];
+  for (const r of result.rates) {
+    points.push({ x: r.estimate, y: r.rate, series: r.label, kind: 'measured' });
+    points.push({ x: r.estimate, y: r.estimate, series: 'rate = ρ·rms φ′', kind: 'predicted' });
+  }
+  points.sort((a, b) => a.x - b.x);
+  return linePlotSpec(points, {
+    title: 'Measured rate against ρ × the slope of φ (rms of φ′(u) over units and steps)',
+    xTitle: 'ρ·rms φ′(u)',
+    yTitle: 'measured rate (fitGrowthRate)',
+    legendLabelLimit: 280,
+  });
+}
+
+/**
+ * ‖∂l_T/∂v_t‖ against t for full BPTT, after clipping (c·‖∂l_T/∂v_t‖: every step's term scaled
+ * by the same c) and under truncated BPTT (exactly 0 beyond the window, not drawn on the log
+ * axis), for each ρ of the clipping runs.
+ *
+ * @example
+ * nb.lab.gradientFlowClipSpec(nb.lab.gradientFlowExperiment({ recallSteps: 0 }));
+ */
+export function gradientFlowClipSpec(result: GradientFlowExperimentResult): VegaLiteSpec {
+  const points: SeriesPoint[] = [];
+  for (const r of result.clipping) {
+    const add = (name: string, ys: readonly number[]): void =>
+      ys.forEach((y, i) =>
+        points.push({ x: i + 1, y, series: `${rhoText(r.rho)}: ${name}`, kind: 'measured' }),
+      );
+    add('full BPTT', r.norms);
+    if (r.clip) add(`clipped to ‖∂l/∂θ‖ ≤ ${r.clip.maxNorm}`, r.clip.norms);
+    if (r.truncation) add(`truncated, k = ${r.truncation.k}`, r.truncation.norms);
+  }
+  return linePlotSpec(positive(points), {
+    title: 'Clipping shifts the whole profile; truncation cuts it at k steps back (linear φ)',
+    xTitle: `time step t (loss at T = ${result.config.steps})`,
+    yTitle: '‖∂l_T/∂v_t‖ (log scale)',
+    yLog: true,
+    legendLabelLimit: 280,
+  });
+}
+
+/**
+ * ‖∂l/∂h_t‖ at initialisation on the recall task, per cell (tanh RNN, LSTM with forget-gate
+ * biases, GRU), log scale.
+ *
+ * @example
+ * nb.lab.gradientFlowGatedSpec(nb.lab.gradientFlowExperiment({ recallSteps: 0 }));
+ */
+export function gradientFlowGatedSpec(result: GradientFlowExperimentResult): VegaLiteSpec {
+  const points: SeriesPoint[] = [];
+  for (const r of result.recall)
+    r.norms.forEach((y, i) => points.push({ x: i + 1, y, series: r.label, kind: 'measured' }));
+  return linePlotSpec(positive(points), {
+    title: `‖∂l/∂h_t‖ at initialisation on the recall task (H = ${result.config.recallHidden}, loss at T = ${result.config.recallDistance + 1})`,
+    xTitle: 'time step t',
+    yTitle: '‖∂l/∂h_t‖ (log scale)',
+    yLog: true,
+    legendLabelLimit: 280,
   });
 }

@@ -332,23 +332,55 @@ export class TransformerSeq2Seq extends Module {
     return { memory, padding };
   }
 
+  /** An empty key/value cache of the decoder for `decodeStep` (one per decoding run). */
+  createCache(): DecoderCache {
+    return this.transformer.decoder.createCache();
+  }
+
+  /**
+   * Next-token logits (N, V) given every target token so far, `tokens` (N, t) int32 (BOS first),
+   * and the encoder's output. With `cache`, only the newest token is embedded and run through
+   * the decoder (`forwardIncremental`), attending to the cached keys and values of the earlier
+   * ones; without it, the whole prefix is re-run with a causal mask. Both give the same logits.
+   *
+   * @example
+   * const memory = model.encode(src); // src (N, S)
+   * const cache = model.createCache();
+   * let logits = model.decodeStep(nb.tensor([[1]], { dtype: 'int32' }), memory, cache); // (1, V)
+   */
+  decodeStep(tokens: Tensor, memory: Seq2SeqMemory, cache: DecoderCache | null = null): Tensor {
+    const t = tokens.shape[1]!;
+    const memoryKeyPaddingMask = memory.padding;
+    if (cache) {
+      const x = this.embedTarget(tokens.narrow(1, t - 1, 1), t - 1); // (N, 1, E): the newest token
+      const h = this.transformer.decoder.forwardIncremental(x, memory.memory, cache, {
+        memoryKeyPaddingMask,
+      }); // (N, 1, E)
+      return this.outProj.forward(h).select(1, 0); // (N, 1, V) → (N, V)
+    }
+    const h = this.transformer.decoder.forward(this.embedTarget(tokens), memory.memory, {
+      tgtMask: Transformer.generateSquareSubsequentMask(t), // (t, t) causal
+      memoryKeyPaddingMask,
+    }); // (N, t, E)
+    return this.outProj.forward(h).select(1, t - 1); // (N, t, V) → (N, V)
+  }
+
   /**
    * This model as the `Seq2SeqModel` interface of `nb.train.greedyDecode` and `nb.train.
-   * beamSearch`: encode with source padding masked, decode one token per step with the decoder's
-   * key/value cache (reordered for the beams by `nb.train.transformerSeq2Seq`'s cache handling).
-   * Put the model in eval mode first.
+   * beamSearch`: `encode` (source padding masked), `decodeStep` with the decoder's key/value
+   * cache, and the cache reordering of `nb.train.transformerSeq2Seq` to follow the beams. Put
+   * the model in eval mode first.
    *
    * @example
    * model.eval();
    * const [best] = nb.train.beamSearch(model.asDecoder(), src1, { bos: 1, eos: 2, maxLen: 20, beamSize: 4 });
    */
   asDecoder(): Seq2SeqModel<Seq2SeqMemory, DecoderCache> {
-    const project = (h: Tensor): Tensor => this.outProj.forward(h);
     const base = transformerSeq2Seq({
       transformer: this.transformer,
       srcEmbed: (s) => this.embedSource(s),
       tgtEmbed: (t, offset) => this.embedTarget(t, offset),
-      project,
+      project: (h) => this.outProj.forward(h),
     });
     return {
       encode: (src) => this.encode(src),
@@ -359,23 +391,8 @@ export class TransformerSeq2Seq extends Module {
           padding: m.padding && m.padding.expand(n, S),
         };
       },
-      decodeStep: (tokens, m, cache) => {
-        const t = tokens.shape[1]!;
-        const memoryKeyPaddingMask = m.padding;
-        if (cache) {
-          const x = this.embedTarget(tokens.narrow(1, t - 1, 1), t - 1); // (N, 1, E): the newest token
-          const h = this.transformer.decoder.forwardIncremental(x, m.memory, cache, {
-            memoryKeyPaddingMask,
-          }); // (N, 1, E)
-          return project(h).select(1, 0); // (N, 1, V) → (N, V)
-        }
-        const h = this.transformer.decoder.forward(this.embedTarget(tokens), m.memory, {
-          tgtMask: Transformer.generateSquareSubsequentMask(t),
-          memoryKeyPaddingMask,
-        }); // (N, t, E)
-        return project(h).select(1, t - 1); // (N, t, V) → (N, V)
-      },
-      createCache: base.createCache,
+      decodeStep: (tokens, m, cache) => this.decodeStep(tokens, m, cache),
+      createCache: () => this.createCache(),
       reorderCache: base.reorderCache,
       releaseCache: base.releaseCache,
     };

@@ -53,7 +53,7 @@ export class Rng {
 
 export type Fill = 'normal' | 'special' | 'positive' | 'int' | 'bool' | 'small-int';
 
-const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -2.5, 1e-30, 88, -100];
+const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5, -2.5, 1e-30, 88, -100, 3e9, -1e10];
 
 /** A storage of `size` random elements. */
 export function randomStorage(rng: Rng, dtype: DType, size: number, fill: Fill): RefStorage {
@@ -131,7 +131,9 @@ export function randomView(
 export function outView(dtype: DType, shape: readonly number[], fillWith?: Rng): View {
   let size = 1;
   for (const d of shape) size *= d;
-  const storage = fillWith ? randomStorage(fillWith, dtype, size, 'normal') : newRefStorage(dtype, size);
+  const storage = fillWith
+    ? randomStorage(fillWith, dtype, size, 'normal')
+    : newRefStorage(dtype, size);
   const strides = new Array<number>(shape.length);
   let acc = 1;
   for (let d = shape.length - 1; d >= 0; d--) {
@@ -174,7 +176,8 @@ export function assertArraysClose(
       assert.equal(a, e, `${what}: element ${i}: expected ${e}, got ${a}`);
     } else {
       const ok = Math.abs(a - e) <= atol + rtol * Math.abs(e);
-      if (!ok) assert.fail(`${what}: element ${i}: got ${a}, expected ${e} (atol ${atol}, rtol ${rtol})`);
+      if (!ok)
+        assert.fail(`${what}: element ${i}: got ${a}, expected ${e} (atol ${atol}, rtol ${rtol})`);
     }
   }
 }

@@ -161,6 +161,27 @@ describe('nabla train (synthetic) and --resume', () => {
     assert.deepEqual(steps, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
+  test('a resumed run makes the same updates as an uninterrupted one', async () => {
+    const common = [...tiny, '--eval-every', '0', '--train.lrDecayIters=8'];
+    const straight = join(tmp, 'straight');
+    const split = join(tmp, 'split');
+    const lossesOf = (dir: string): number[] =>
+      readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((x) => x.kind === 'train')
+        .map((x) => x.loss);
+    const results = await Promise.all([
+      nabla(['train', ...common, '--max-steps', '8', '--out', straight]),
+      nabla(['train', ...common, '--max-steps', '5', '--out', split]),
+    ]);
+    for (const r of results) assert.equal(r.code, 0, r.stderr);
+    const resumed = await nabla(['train', '--resume', split, '--max-steps', '8']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.deepEqual(lossesOf(split), lossesOf(straight));
+  });
+
   test('translate reads a synthetic checkpoint; eval reports exact match', async () => {
     const r = await nabla(['translate', '--checkpoint', out(), '123', '4567']);
     assert.equal(r.code, 0, r.stderr);
@@ -364,6 +385,32 @@ describe('errors a user can act on', { concurrency: true }, () => {
   test('model type that does not fit the task', async () =>
     assertError(await nabla(['train', '--model', 'lstm']), 2, /model.type must be transformer/));
 });
+
+test(
+  'the built bin (dist/cli/index.js) runs',
+  { skip: !existsSync(join(root, 'dist', 'cli', 'index.js')) && 'dist/ not built' },
+  async () => {
+    const r = await new Promise<Result>((done, fail) => {
+      const child = spawn(process.execPath, [join(root, 'dist', 'cli', 'index.js'), '--help'], {
+        cwd: root,
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', fail);
+      child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Usage: nabla/);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+    assert.equal(pkg.bin.nabla, './dist/cli/index.js');
+    assert.match(
+      readFileSync(join(root, 'dist', 'cli', 'index.js'), 'utf8'),
+      /^#!\/usr\/bin\/env node\n/,
+    );
+  },
+);
 
 test('SIGINT saves a resumable checkpoint and exits with 130', async () => {
   const out = join(tmp, 'interrupted');

@@ -69,6 +69,30 @@ describe('TransformerSeq2Seq', () => {
     });
   });
 
+  test('decodeStep with the key/value cache equals re-running the prefix, with padded sources', () => {
+    nb.manualSeed(4);
+    const model = tinySeq2Seq().eval();
+    const src = int32([
+      [1, 5, 6, 7, 2],
+      [1, 8, 2, 0, 0],
+    ]);
+    nb.noGrad(() => {
+      const memory = model.encode(src);
+      assert.ok(memory.padding !== null);
+      const cache = model.createCache();
+      const tokens = [
+        [1, 9, 10, 11],
+        [1, 12, 13, 14],
+      ];
+      for (let t = 1; t <= 4; t++) {
+        const prefix = int32(tokens.map((r) => r.slice(0, t)));
+        const cached = model.decodeStep(prefix, memory, cache).dataSync();
+        const full = model.decodeStep(prefix, memory, null).dataSync();
+        assert.ok(maxDiff(cached, full) < 1e-5, `step ${t}: ${maxDiff(cached, full)}`);
+      }
+    });
+  });
+
   test('beam search of width 1 with lengthPenalty 0 equals greedy; padding does not change a row', () => {
     nb.manualSeed(2);
     const model = tinySeq2Seq();

@@ -6,10 +6,12 @@
  * chosen at run time, and strided elementwise, reduction and indexing kernels.
  *
  * Storage is the reference backend's (typed arrays, reclaimed by the garbage collector), so ref and
- * native tensors mix freely. float32 and float64 run natively everywhere; int32 and bool run
- * natively in copy/fill/where/indexing/comparisons and most elementwise ops, and the few dtype
- * combinations the addon declines (e.g. unary ops on bool, argmax over bool) run the reference
- * kernels.
+ * native tensors mix freely. The addon runs float32 and float64 in every kernel, and int32/bool
+ * where it is simple: fill, copy (all 16 casts), where, indexSelect and gather for every dtype;
+ * unary ops on int32 (out int32 or bool), binary ops on every dtype (out the same or bool), and
+ * reduce, argReduce, indexAdd and scatterAdd on int32. What it declines (unary ops on bool, bool
+ * reductions and accumulations, other output dtypes, views of more than 32 dims) runs the
+ * reference kernels.
  *
  * Not imported by the browser entry: `nabla` in Node (its "node" export condition) and `nabla/node`
  * register it, and make it the default when the addon is available.
@@ -43,6 +45,7 @@ interface Addon {
   gemmIsa(): string;
   setGemmIsa(name: string): string;
   cpuFeatures(): string;
+  tuneMalloc(): boolean;
 }
 
 /** Raised when the native backend is asked for but its addon is not built or does not load. */
@@ -63,11 +66,12 @@ function loadAddon(): Addon | null {
   const require = createRequire(import.meta.url);
   // This file is src/backend/native/index.ts or dist/backend/native/index.js: three levels below
   // the package root either way.
-  const candidates = [
-    process.env.NABLA_NATIVE_PATH,
-    fileURLToPath(new URL('../../../build/Release/nabla.node', import.meta.url)),
-    fileURLToPath(new URL('../../../build/Debug/nabla.node', import.meta.url)),
-  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
+  const candidates = process.env.NABLA_NATIVE_PATH
+    ? [process.env.NABLA_NATIVE_PATH]
+    : [
+        fileURLToPath(new URL('../../../build/Release/nabla.node', import.meta.url)),
+        fileURLToPath(new URL('../../../build/Debug/nabla.node', import.meta.url)),
+      ];
   const errors: string[] = [];
   for (const path of candidates) {
     try {
@@ -75,7 +79,9 @@ function loadAddon(): Addon | null {
       return addon;
     } catch (e) {
       const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-      errors.push((e as { code?: string }).code === 'MODULE_NOT_FOUND' ? `${path}: not built` : msg);
+      errors.push(
+        (e as { code?: string }).code === 'MODULE_NOT_FOUND' ? `${path}: not built` : msg,
+      );
     }
   }
   loadError = errors.join('; ');
@@ -317,6 +323,8 @@ export const nativeBackend: Backend = {
 
 // ---- Public API (re-exported by `nabla/node`) -----------------------------------------------------
 
+let mallocTuned = false;
+
 /** What the native backend found: whether the addon loaded, and how it runs. */
 export interface NativeBackendInfo {
   available: boolean;
@@ -330,6 +338,8 @@ export interface NativeBackendInfo {
   hardwareThreads: number | null;
   /** SIMD features the CPU reports. */
   cpuFeatures: string | null;
+  /** Whether glibc's malloc was asked to keep freed memory mapped (see `useNativeBackend`). */
+  mallocTuned: boolean;
 }
 
 /**
@@ -348,7 +358,24 @@ export function nativeBackendInfo(): NativeBackendInfo {
     numThreads: a ? a.numThreads() : null,
     hardwareThreads: a ? a.hardwareThreads() : null,
     cpuFeatures: a ? a.cpuFeatures() : null,
+    mallocTuned,
   };
+}
+
+function tuneMalloc(a: Addon): void {
+  if (!mallocTuned && process.env.NABLA_MALLOC_TUNING !== '0') mallocTuned = a.tuneMalloc();
+}
+
+/**
+ * Makes native the current backend. On glibc it first asks malloc to keep freed memory mapped
+ * (native/nabla.cc, TuneMalloc): tensors are typed arrays allocated and dropped at a high rate, and
+ * glibc's defaults return that memory to the OS and fault it in again on every allocation, which
+ * costs more than many kernels. NABLA_MALLOC_TUNING=0 leaves malloc alone.
+ */
+function select(a: Addon): Backend {
+  tuneMalloc(a);
+  registerBackend(nativeBackend);
+  return setBackend(nativeBackend);
 }
 
 /**
@@ -360,10 +387,9 @@ export function nativeBackendInfo(): NativeBackendInfo {
  * useNativeBackend({ numThreads: 4 });
  */
 export function useNativeBackend(options: { numThreads?: number } = {}): Backend {
-  need();
-  registerBackend(nativeBackend);
+  const a = need();
   if (options.numThreads !== undefined) setNumThreads(options.numThreads);
-  return setBackend(nativeBackend);
+  return select(a);
 }
 
 /**
@@ -405,15 +431,15 @@ export function installNativeBackend(): void {
   if (installed) return;
   installed = true;
   registerBackendLoader('native', () => {
-    need();
+    tuneMalloc(need());
     return nativeBackend;
   });
   const wanted = process.env.NABLA_BACKEND;
   if (wanted !== undefined && wanted !== '' && wanted !== 'native') return;
   if (getBackend().name !== 'ref') return;
-  if (loadAddon()) {
-    registerBackend(nativeBackend);
-    setBackend(nativeBackend);
+  const a = loadAddon();
+  if (a) {
+    select(a);
   } else if (wanted === 'native') {
     process.emitWarning(
       `NABLA_BACKEND=native, but ${loadError}; using the reference backend (${BUILD_HINT})`,
