@@ -229,4 +229,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// `nabla sample ... | head`: a closed pipe ends the command quietly, as for other Unix tools.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 process.exitCode = await main(process.argv.slice(2));
