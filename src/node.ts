@@ -1,7 +1,7 @@
 /// <reference types="node" />
 /**
- * The Node-only entry point, `nabla/node`: file helpers for safetensors and the native backend's
- * controls. Importing it (or `nabla` itself, in Node) registers the native backend and makes it the
+ * The Node-only entry point, `nabla/node`: file helpers (safetensors, checkpoints, UTF-8 text) and
+ * the native backend's controls. Importing it (or `nabla` itself, in Node) registers the native backend and makes it the
  * default when its addon is built; `NABLA_BACKEND=ref` keeps the reference backend.
  *
  * @example
@@ -13,6 +13,8 @@
 import { installNativeBackend } from './backend/native/index.js';
 
 export * from './io/node/files.js';
+export * from './io/node/checkpoint.js';
+export { readTextFile } from './io/node/text.js';
 export {
   nativeBackend,
   nativeBackendInfo,

@@ -44,3 +44,24 @@ test(
     }
   },
 );
+
+const nodeProgram = `
+import { saveCheckpoint, loadCheckpoint, readTextFile, saveSafetensorsFile, setNumThreads } from 'nabla/node';
+console.log(JSON.stringify([saveCheckpoint, loadCheckpoint, readTextFile, saveSafetensorsFile, setNumThreads].map((f) => typeof f)));
+`;
+
+test(
+  "e2e: 'nabla/node' exports the file, checkpoint and native-backend helpers",
+  { skip: existsSync(dist) ? false : `dist/index.js not found: run \`npm run build\` first` },
+  () => {
+    const file = join(here, `.tmp-import-node-${process.pid}-${Date.now()}.mjs`);
+    writeFileSync(file, nodeProgram);
+    try {
+      const r = spawnSync(process.execPath, [file], { cwd: root, encoding: 'utf8' });
+      assert.equal(r.status, 0, `node exited with ${r.status}:\n${r.stderr}`);
+      assert.deepEqual(JSON.parse(r.stdout.trim()), Array(5).fill('function'));
+    } finally {
+      rmSync(file, { force: true });
+    }
+  },
+);
