@@ -9,7 +9,9 @@
         "native/elementwise.cc",
         "native/vmath.cc",
         "native/reduce.cc",
-        "native/indexing.cc"
+        "native/indexing.cc",
+        "native/attention.cc",
+        "native/fused.cc"
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-O2", "-std=gnu++17"],

@@ -35,8 +35,20 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': 'off' },
   },
   {
-    // The native backend loads a Node addon; only the Node entry points import it.
-    files: ['src/backend/native/**', 'src/node.ts', 'src/index.node.ts'],
+    // AssemblyScript (compiled to WebAssembly by scripts/build-wasm.mjs, not run as JavaScript):
+    // `==` on its value types is the idiom.
+    files: ['wasm/assembly/**'],
+    rules: { eqeqeq: 'off' },
+  },
+  {
+    // The native backend loads a Node addon, the wasm backend's threads are worker_threads; only
+    // the Node entry points import them.
+    files: [
+      'src/backend/native/**',
+      'src/backend/wasm/node/**',
+      'src/node.ts',
+      'src/index.node.ts',
+    ],
     rules: { 'no-restricted-imports': 'off' },
   },
 );

@@ -16,14 +16,16 @@
 #include <malloc.h>
 #endif
 
+#include "attention.h"
 #include "common.h"
+#include "fused.h"
 #include "kernels.h"
 #include "pool.h"
 
 namespace nabla {
 namespace {
 
-constexpr size_t kMaxArgs = 8;
+constexpr size_t kMaxArgs = 16;
 
 struct Call {
   explicit Call(napi_env e) : env(e) {}
@@ -260,6 +262,68 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   return c.done(k_matmul(a, b, out));
 }
 
+// Fused attention (attention.cc). meta: [scale, causal offset (+inf: none), hasAllowed, hasBias,
+// views of q, k, v, (allowed), (bias), out, lse (, dOut, dq, dk, dv)]; arrays in the same order, an
+// absent mask's slot holding any typed array. Every view has the batch dims of q, so that the
+// kernel can index all of them by one batch number.
+napi_value Attention(napi_env env, napi_callback_info info, bool backward) {
+  Call c(env);
+  if (!c.init(info, backward ? 11 : 7)) return nullptr;
+  AttnArgs a{};
+  a.scale = c.num();
+  a.causal = c.num();
+  const bool hasAllowed = c.integer() != 0;
+  const bool hasBias = c.integer() != 0;
+  View q, k, v, allowed, bias, out, lse, dout, dq, dk, dv;
+  if (!c.view(1, q) || !c.view(2, k) || !c.view(3, v) || (hasAllowed && !c.view(4, allowed)) ||
+      (hasBias && !c.view(5, bias)) || !c.view(6, out) || !c.view(7, lse)) {
+    return nullptr;
+  }
+  if (backward && (!c.view(8, dout) || !c.view(9, dq) || !c.view(10, dk) || !c.view(11, dv))) {
+    return nullptr;
+  }
+  const int nd = q.ndim;
+  bool ok = nd >= 2 && k.ndim == nd && v.ndim == nd && out.ndim == nd && lse.ndim == nd - 1;
+  const int64_t L = ok ? q.shape[nd - 2] : 0, E = ok ? q.shape[nd - 1] : 0;
+  const int64_t S = ok ? k.shape[nd - 2] : 0, Ev = ok ? v.shape[nd - 1] : 0;
+  auto is = [&](const View& x, int64_t r, int64_t cdim) {
+    if (x.ndim != nd || x.shape[nd - 2] != r || x.shape[nd - 1] != cdim) return false;
+    for (int d = 0; d < nd - 2; d++) {
+      if (x.shape[d] != q.shape[d]) return false;
+    }
+    return true;
+  };
+  ok = ok && is(k, S, E) && is(v, S, Ev) && is(out, L, Ev) &&
+       (!hasAllowed || is(allowed, L, S)) && (!hasBias || is(bias, L, S)) &&
+       (!backward || (is(dout, L, Ev) && is(dq, L, E) && is(dk, S, E) && is(dv, S, Ev)));
+  for (int d = 0; ok && d < nd - 1; d++) ok = lse.shape[d] == q.shape[d];
+  if (!ok) {
+    c.fail("nabla native: attention shapes do not match");
+    return nullptr;
+  }
+  a.q = &q;
+  a.k = &k;
+  a.v = &v;
+  a.allowed = hasAllowed ? &allowed : nullptr;
+  a.bias = hasBias ? &bias : nullptr;
+  a.out = &out;
+  a.lse = &lse;
+  if (backward) {
+    a.dout = &dout;
+    a.dq = &dq;
+    a.dk = &dk;
+    a.dv = &dv;
+  }
+  return c.done(backward ? k_attention_backward(a) : k_attention_forward(a));
+}
+
+napi_value AttentionForward(napi_env env, napi_callback_info info) {
+  return Attention(env, info, false);
+}
+napi_value AttentionBackward(napi_env env, napi_callback_info info) {
+  return Attention(env, info, true);
+}
+
 // (meta: [axis, views...], first, index, third): indexSelect(x, axis, index, out),
 // indexAdd(out, axis, index, src), gather(x, axis, index, out), scatterAdd(out, axis, index, src).
 // The indices address the first operand's axis. ELEMENTWISE: the index has the shape of the
@@ -294,6 +358,37 @@ napi_value Indexed(napi_env env, napi_callback_info info) {
   }
   if (!c.indices_in(index, first.shape[axis])) return nullptr;
   return c.done(KERNEL(first, static_cast<int>(axis), index, third));
+}
+
+// The fused training kernels (fused.cc). meta: [kernel id, scalar count, scalars..., view count,
+// views...]; arrays in the views' order (an absent optional view: shape [0] over any array).
+napi_value Fused(napi_env env, napi_callback_info info) {
+  Call c(env);
+  if (!c.init(info, 1)) return nullptr;
+  const int64_t id = c.integer();
+  const int64_t ns = c.integer();
+  if (ns < 0 || ns > 16) {
+    c.fail("nabla native: fused: bad scalar count");
+    return nullptr;
+  }
+  double s[16];
+  for (int64_t i = 0; i < ns; i++) s[i] = c.num();
+  const int64_t nv = c.integer();
+  if (nv < 1 || nv > 8 || c.argc < static_cast<size_t>(nv) + 1) {
+    c.fail("nabla native: fused: bad view count");
+    return nullptr;
+  }
+  View v[8];
+  for (int64_t i = 0; i < nv; i++) {
+    if (!c.view(static_cast<size_t>(i) + 1, v[i])) return nullptr;
+  }
+  const char* err = "nabla native: fused: bad arguments";
+  const int r = k_fused(static_cast<int>(id), s, static_cast<int>(ns), v, static_cast<int>(nv), &err);
+  if (r < 0) {
+    c.fail(err);
+    return nullptr;
+  }
+  return c.done(r == 1);
 }
 
 napi_value SetNumThreads(napi_env env, napi_callback_info info) {
@@ -386,6 +481,11 @@ NAPI_MODULE_INIT() {
        nullptr},
       {"scatterAdd", nullptr, Indexed<k_scatter_add, true>, nullptr, nullptr, nullptr,
        napi_enumerable, nullptr},
+      {"attentionForward", nullptr, AttentionForward, nullptr, nullptr, nullptr, napi_enumerable,
+       nullptr},
+      {"attentionBackward", nullptr, AttentionBackward, nullptr, nullptr, nullptr,
+       napi_enumerable, nullptr},
+      {"fused", nullptr, Fused, nullptr, nullptr, nullptr, napi_enumerable, nullptr},
       {"setNumThreads", nullptr, SetNumThreads, nullptr, nullptr, nullptr, napi_enumerable,
        nullptr},
       {"numThreads", nullptr, NumThreads, nullptr, nullptr, nullptr, napi_enumerable, nullptr},

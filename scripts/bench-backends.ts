@@ -1,8 +1,9 @@
 /**
  * Backend benchmark (`npm run bench:backends`, not part of the tests): float32 matmul GFLOP/s at
  * 128/256/512/1024 and the time of one forward + backward step of a small MLP, on the reference
- * backend and on the native backend at 1 and 2 threads, beside PyTorch (torch.matmul and the same
- * MLP, torch.set_num_threads(1) and (2)) when `python3 -c "import torch"` works.
+ * backend, the wasm backend (1 thread) and the native backend at 1 and 2 threads, beside PyTorch
+ * (torch.matmul and the same MLP, torch.set_num_threads(1) and (2)) when `python3 -c "import torch"`
+ * works.
  *
  * Every measurement warms up, then repeats until at least MIN_MS of samples, and reports the median
  * and the best sample (on a busy machine the best is the closer estimate of what the code can do;
@@ -179,6 +180,13 @@ function main(): void {
   for (const n of SIZES) refMm[n] = benchMatmul(n);
   const refMlp = benchMlp();
 
+  // wasm backend (single-threaded WebAssembly SIMD).
+  nb.setBackend('wasm');
+  const wasmMm: Record<number, Timing> = {};
+  for (const n of SIZES) wasmMm[n] = benchMatmul(n);
+  const wasmMlp = benchMlp();
+  nb.setBackend('ref');
+
   // Native and PyTorch, thread count by thread count (measured back to back).
   const natMm: Record<string, Timing> = {};
   const natMlp: Record<number, Timing> = {};
@@ -202,16 +210,19 @@ function main(): void {
       [
         'n',
         'ref',
+        'wasm',
         'native 1t',
         'native 2t',
         'torch 1t',
         'torch 2t',
+        'wasm/ref',
         'native/ref 1t',
         'native/torch 1t',
         'native/torch 2t',
       ],
       SIZES.map((n) => {
         const r = refMm[n]?.[which];
+        const w = wasmMm[n]?.[which];
         const n1 = natMm[`${n}/1`]?.[which];
         const n2 = natMm[`${n}/2`]?.[which];
         const t1 = torch[1]?.matmul[n]?.[which];
@@ -219,10 +230,12 @@ function main(): void {
         return [
           String(n),
           fmt(r),
+          fmt(w),
           fmt(n1),
           fmt(n2),
           fmt(t1),
           fmt(t2),
+          ratio(w, r),
           ratio(n1, r),
           ratio(n1, t1),
           ratio(n2, t2),
@@ -238,10 +251,20 @@ function main(): void {
   const both = (t: Timing | undefined): string =>
     t === undefined ? '—' : `${fmt(t.median, 2)} / ${fmt(t.best, 2)}`;
   table(
-    ['ref', 'native 1t', 'native 2t', 'torch 1t', 'torch 2t', 'ref/native 1t', 'ref/native 2t'],
+    [
+      'ref',
+      'wasm',
+      'native 1t',
+      'native 2t',
+      'torch 1t',
+      'torch 2t',
+      'ref/native 1t',
+      'ref/native 2t',
+    ],
     [
       [
         both(refMlp),
+        both(wasmMlp),
         both(natMlp[1]),
         both(natMlp[2]),
         both(torch[1]?.mlp),

@@ -18,7 +18,9 @@ const strict = process.env.NABLA_NATIVE_STRICT === '1';
 const TIMEOUT_MS = 10 * 60 * 1000;
 
 function skip(reason) {
-  console.log(`nabla: native backend not built (${reason}); using the reference backend`);
+  console.log(
+    `nabla: native backend not built (${reason}); nabla will use its WebAssembly backend`,
+  );
   process.exit(strict ? 1 : 0);
 }
 

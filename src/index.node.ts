@@ -1,10 +1,30 @@
 /**
  * `nabla` as Node resolves it (the "node" condition of package.json's exports): the same API as
  * the browser entry (./index.js), plus the native backend registered and made the default when its
- * addon is built (see src/backend/native). Set NABLA_BACKEND=ref to keep the reference backend.
+ * addon is built (see src/backend/native), else the wasm backend (with one warning). Set
+ * NABLA_BACKEND=ref to keep the reference backend, NABLA_BACKEND=wasm for the wasm backend, and
+ * NABLA_WASM_THREADS=n to run the wasm backend's matmul on n threads.
  */
-import { installNativeBackend } from './backend/native/index.js';
+/// <reference types="node" />
+import { installNativeBackend, nativeBackendInfo } from './backend/native/index.js';
+import { getBackend, setBackend } from './backend/registry.js';
+import { wasmBackend } from './backend/wasm/index.js';
+import { startWasmThreads } from './backend/wasm/node/threads.js';
 
 export * from './index.js';
 
 installNativeBackend();
+// Without the addon (and with no NABLA_BACKEND choice), the wasm backend: said once, plainly.
+const wanted = process.env.NABLA_BACKEND;
+if (wanted === 'wasm') {
+  setBackend(wasmBackend);
+} else if ((wanted === undefined || wanted === '') && getBackend().name === 'ref') {
+  console.warn(
+    `nabla: native backend not built (${nativeBackendInfo().reason}); using the slower wasm ` +
+      'backend. Build native with `npm rebuild nabla` (needs a C++17 compiler, Python 3 and make).',
+  );
+  setBackend(wasmBackend);
+}
+// Opt-in worker threads for the wasm backend's matmul (NABLA_WASM_THREADS=2, say).
+const wasmThreads = Number(process.env.NABLA_WASM_THREADS ?? 1);
+if (Number.isInteger(wasmThreads) && wasmThreads > 1) startWasmThreads(wasmThreads);

@@ -34,6 +34,9 @@ export {
 export { scope, keep } from './memory.js';
 export * as io from './io/index.js';
 export { setBackend, getBackend, registerBackend, listBackends } from './backend/registry.js';
+export { wasmBackend, initWasm } from './backend/wasm/index.js';
+import { setBackend } from './backend/registry.js';
+import { initWasm, registerWasmBackend, wasmBackend } from './backend/wasm/index.js';
 export type {
   Backend,
   Kernels,
@@ -49,7 +52,21 @@ export * as nn from './nn/index.js';
 export * as F from './nn/functional.js';
 export * as optim from './optim/index.js';
 export * as models from './models/index.js';
-export { memoryStats, type MemoryStats } from './memory.js';
+export { memoryStats, setBufferPooling, type MemoryStats } from './memory.js';
+export type { BufferPoolStats } from './backend/ref/storage.js';
 export * as lab from './lab/index.js';
 export * as train from './train/index.js';
 export * as data from './data/index.js';
+
+// The wasm backend is available everywhere. Outside Node (browsers, web workers) it is the default
+// and starts compiling now (asynchronously: Chrome's main thread allows nothing else for modules
+// over 4 KB; until it is ready the kernels run the reference ones). In Node the native backend is
+// the default (src/index.node.ts), with wasm as its fallback.
+registerWasmBackend();
+if (
+  typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !==
+  'string'
+) {
+  setBackend(wasmBackend);
+  void initWasm();
+}

@@ -2,9 +2,16 @@
  * Memory: reference-counted buffers shared by a tensor and its views, `dispose()`, `scope(fn)` that
  * frees a computation's intermediates, and a FinalizationRegistry safety net for backends whose
  * memory the garbage collector cannot see (WASM, GPU). With the typed-array reference backend all of
- * this only drops references; the same user code frees real memory on the others.
+ * this only drops references (or recycles the arrays: see `setBufferPooling`); the same user code
+ * frees real memory on the others.
  */
 import type { Backend, Storage } from './backend/backend.js';
+import {
+  bufferPoolStats,
+  configureBufferPool,
+  type BufferPoolStats,
+} from './backend/ref/storage.js';
+import { ValueError } from './core/errors.js';
 
 const BYTES_PER_ELEMENT: Record<Storage['dtype'], number> = {
   float32: 4,
@@ -67,6 +74,11 @@ export interface MemoryStats {
   liveBytes: number;
   /** The largest `liveBytes` seen since start-up or the last `resetPeak`. */
   peakBytes: number;
+  /**
+   * The typed-array pool of the ref, native and wasm backends: free arrays held for reuse (not
+   * counted in `liveBytes`) and allocations it served (`hits`) or not (`misses`).
+   */
+  pool: BufferPoolStats;
 }
 
 /**
@@ -81,10 +93,40 @@ export interface MemoryStats {
  * nb.scope(() => model.forward(x).sum().backward());
  * console.log(nb.memoryStats().peakBytes / 2 ** 20, 'MiB at the peak');
  */
-export function memoryStats(options: { resetPeak?: boolean } = {}): MemoryStats {
-  const stats = { liveBuffers, liveBytes, peakBytes };
+export function memoryStats(
+  options: { resetPeak?: boolean; resetPoolCounts?: boolean } = {},
+): MemoryStats {
+  const stats = {
+    liveBuffers,
+    liveBytes,
+    peakBytes,
+    pool: bufferPoolStats(options.resetPoolCounts),
+  };
   if (options.resetPeak) peakBytes = liveBytes;
   return stats;
+}
+
+/**
+ * Turns the buffer pool of the ref, native and wasm backends on or off (off also empties it);
+ * NABLA_POOL=0 or 1 in the environment sets the initial state. When on, the typed array of a
+ * buffer released by `dispose()` or a `scope` (its last tensor and view gone) is kept, up to
+ * `maxBytes` in all (1 GiB by default, oldest dropped first), and serves the next allocation of
+ * the same dtype and length, zero-filled, which spares the garbage collector most of a training
+ * step's allocations. Tensors merely dropped (no dispose, no scope) are left to the collector.
+ *
+ * @example
+ * nb.setBufferPooling(true, { maxBytes: 64 * 2 ** 20 });
+ * for (let i = 0; i < 100; i++) nb.scope(() => trainStep());
+ * console.log(nb.memoryStats().pool); // { enabled: true, hits: ..., misses: ..., bytes: ... }
+ */
+export function setBufferPooling(on: boolean, options: { maxBytes?: number } = {}): void {
+  const { maxBytes } = options;
+  if (maxBytes !== undefined && !(Number.isFinite(maxBytes) && maxBytes >= 0)) {
+    throw new ValueError(
+      `setBufferPooling: maxBytes must be a finite number >= 0, got ${maxBytes}`,
+    );
+  }
+  configureBufferPool(on, maxBytes);
 }
 
 /** What memory tracking needs to know of a tensor (implemented by Tensor). */

@@ -62,6 +62,14 @@ export type BinaryOp =
   | 'logicalOr';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
+
+/** Scalar parameters of the fused attention kernels. */
+export interface AttentionParams {
+  /** Factor applied to q·kᵀ. */
+  readonly scale: number;
+  /** null: no causal mask; else key j is visible from query i iff j <= i + causalOffset. */
+  readonly causalOffset: number | null;
+}
 export type ArgReduceOp = 'argmax' | 'argmin';
 
 /**
@@ -97,6 +105,143 @@ export interface Kernels {
   gather(x: View, axis: number, index: View, out: View): void;
   /** out[... index[i,j,..] ...] += src[i, j, ...] along `axis` (out contiguous, accumulated into). */
   scatterAdd(out: View, axis: number, index: View, src: View): void;
+  /**
+   * Fused attention forward, softmax(q·kᵀ·scale + mask)·v computed in tiles with an online softmax
+   * (never a full scores matrix). q (...B, L, E), k (...B, S, E), v (...B, S, Ev) share the batch
+   * shape ...B (stride-0 where broadcast); `allowed` (bool, true = may attend) and `bias` (float,
+   * added) are (...B, L, S) views, typically stride-0 broadcasts. Writes out (...B, L, Ev) and the
+   * row log-sum-exp lse (...B, L) (q's dtype, contiguous); a fully masked row gets out 0, lse -∞.
+   */
+  attentionForward(
+    q: View,
+    k: View,
+    v: View,
+    allowed: View | null,
+    bias: View | null,
+    params: AttentionParams,
+    out: View,
+    lse: View,
+  ): void;
+  /**
+   * Its backward (FlashAttention-2): recomputes the probabilities tile by tile from q, k, v and lse
+   * and writes dq, dk, dv (contiguous, the full batch shape ...B) from dOut (...B, L, Ev, any
+   * strides). Arguments as in attentionForward.
+   */
+  attentionBackward(
+    q: View,
+    k: View,
+    v: View,
+    allowed: View | null,
+    bias: View | null,
+    params: AttentionParams,
+    out: View,
+    lse: View,
+    dOut: View,
+    dq: View,
+    dk: View,
+    dv: View,
+  ): void;
+  // ---- Fused training kernels (their composite versions stay in the tests as the oracle) ----
+  /**
+   * Layer norm of each row of x (R, N): y = (x − μ)·rstd·weight + bias with rstd = 1/√(var + eps)
+   * (biased variance); weight and bias (N) may be null. Writes y (R, N), mean and rstd (R).
+   */
+  layerNormForward(
+    x: View,
+    weight: View | null,
+    bias: View | null,
+    eps: number,
+    y: View,
+    mean: View,
+    rstd: View,
+  ): void;
+  /**
+   * Its backward in one pass over the rows: gx (R, N) from gy (R, N, any strides) and the saved
+   * mean and rstd; gWeight and gBias (N), when not null, are overwritten with Σ_rows gy·x̂ and Σ gy.
+   */
+  layerNormBackward(
+    x: View,
+    weight: View | null,
+    mean: View,
+    rstd: View,
+    gy: View,
+    gx: View,
+    gWeight: View | null,
+    gBias: View | null,
+  ): void;
+  /**
+   * Per-row cross-entropy of logits (R, C) at int32 targets (R), all in [0, C) or ignoreIndex
+   * (checked by the op): loss_r = (1 − ε)·(lse_r − x_{r,t}) + ε·(lse_r − mean_c x_{r,c}), 0 where
+   * the target is ignoreIndex (ε = labelSmoothing). Writes loss and the row log-sum-exp lse (R).
+   */
+  crossEntropyForward(
+    logits: View,
+    target: View,
+    ignoreIndex: number,
+    labelSmoothing: number,
+    loss: View,
+    lse: View,
+  ): void;
+  /** Its backward: gx (R, C) = gLoss_r·(softmax_r − (1 − ε)·onehot(t_r) − ε/C), 0 for ignored rows. */
+  crossEntropyBackward(
+    logits: View,
+    target: View,
+    lse: View,
+    gLoss: View,
+    ignoreIndex: number,
+    labelSmoothing: number,
+    gx: View,
+  ): void;
+  /**
+   * LSTM cell pointwise math (gate order i, f, g, o) on u = gi + gh (+ bias): gi, gh (B, 4H), bias
+   * (4H) or null, c (B, H). Writes out (2, B, H) = [h', c'] and the activated gates (B, 4H).
+   */
+  lstmCellForward(gi: View, gh: View, bias: View | null, c: View, out: View, gates: View): void;
+  /**
+   * Its backward from the saved gates, c, out = [h', c'] and the gradients gH, gC (B, H) of h' and
+   * c' (null: zero): writes the gradient of u, dGates (B, 4H), and dc (B, H).
+   */
+  lstmCellBackward(
+    gates: View,
+    c: View,
+    out: View,
+    gH: View | null,
+    gC: View | null,
+    dGates: View,
+    dc: View,
+  ): void;
+  /**
+   * GRU cell pointwise math (gate order r, z, n) on gi, gh (B, 3H), bias (3H) added to gh or null,
+   * h (B, H). Writes out (B, H) = h' and saved (B, 4H) = [r, z, n, gh_n + b_n].
+   */
+  gruCellForward(gi: View, gh: View, bias: View | null, h: View, out: View, saved: View): void;
+  /** Its backward: dgi, dgh (B, 3H) and dh (B, H) from saved, h and gOut (B, H). */
+  gruCellBackward(saved: View, h: View, gOut: View, dgi: View, dgh: View, dh: View): void;
+  /**
+   * One Adam/AdamW step in place over same-shaped views param, grad, expAvg, expAvgSq (and
+   * maxExpAvgSq for AMSGrad), with PyTorch's update rule (torch.optim.adam._single_tensor_adam).
+   */
+  adamUpdate(
+    param: View,
+    grad: View,
+    expAvg: View,
+    expAvgSq: View,
+    maxExpAvgSq: View | null,
+    params: AdamParams,
+  ): void;
+}
+
+/** Scalar parameters of the fused Adam update; `step` is the step count after this one (≥ 1). */
+export interface AdamParams {
+  readonly lr: number;
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly step: number;
+  /** AdamW: decay the weights (p ← p·(1 − lr·wd)) instead of adding wd·p to the gradient. */
+  readonly decoupled: boolean;
+  readonly maximize: boolean;
 }
 
 export type KernelName = keyof Kernels;

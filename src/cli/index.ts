@@ -12,6 +12,8 @@
  *   nabla sample --checkpoint runs/<dir> --prompt "ROMEO:"
  *   nabla translate --checkpoint runs/<dir> "How are you?"
  *   nabla eval --checkpoint runs/<dir>
+ *   nabla lab residual-init --out lab-out     a lab instrument: numbers, SVG plots, report.html
+ *   nabla lab attention-maps --checkpoint runs/<dir> --text "..."
  *
  * Dotted options (`--model.nLayer=4`, `--train.lr 3e-4`) override any key of the run config
  * (src/cli/config.ts); an unknown key or a value of the wrong type is an error that lists the
@@ -22,6 +24,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import * as nb from '../index.node.js';
 import { configKeys, extractDotted, PRESET_NAMES, type Override } from './config.js';
 import { exitCodeOf, isUserError, oneLine, UsageError } from './errors.js';
+import { addLabCommand } from './lab.js';
 import { trainCommand } from './train.js';
 import { evalCommand, sampleCommand, translateCommand } from './use.js';
 
@@ -197,6 +200,8 @@ function program(dotted: Override[], done: (code: number) => void): Command {
         }),
       ),
     );
+
+  addLabCommand(cmd, done);
   return cmd;
 }
 

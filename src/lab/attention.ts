@@ -2,7 +2,8 @@
  * Attention instruments for THEORY.md §1 ("Attention Is All You Need", Vaswani et al., 2017):
  * - the cost of self-attention counted exactly with {@link countOps}: Q·Kᵀ takes T²·D scalar
  *   multiplications, softmax(·)·V takes T²·M, the projections T·d·(2D + M);
- * - time and memory of the naive attention against T, with a least-squares fit a·T² + b·T + c;
+ * - time and memory of the naive attention against T, with a least-squares fit a·T² + b·T + c,
+ *   beside the fused (tiled, online-softmax) attention that never builds a T×T matrix;
  * - attention as a weighted average, computed by hand in float64 loops
  *   (V'_i = Σ_j exp(q_i·k_j/√D) v_j / Σ_r exp(q_i·k_r/√D)) to compare with
  *   `scaledDotProductAttention` and `MultiheadAttention`.
@@ -38,6 +39,11 @@ export interface SelfAttentionCostOptions {
   /** Also count a backward pass from a random output gradient (default false). */
   backward?: boolean;
   seed?: number;
+  /**
+   * @internal Run the fused attention kernels instead of the composite ops (default false: the
+   * counts price the naive algorithm's products).
+   */
+  fused?: boolean;
 }
 
 export interface SelfAttentionCost {
@@ -98,7 +104,10 @@ function selfAttentionSetup(
     const [q, k, v] = labelOps('projections', () => [wq.forward(x), wk.forward(x), wv.forward(x)]);
     // (B, T, D), (B, T, D), (B, T, M) -> (B, T, M)
     return labelOps('attention', () =>
-      scaledDotProductAttention(q!, k!, v!, { isCausal: o.causal ?? false }),
+      scaledDotProductAttention(q!, k!, v!, {
+        isCausal: o.causal ?? false,
+        fused: o.fused ?? false,
+      }),
     );
   };
   return { x, run, batch };
@@ -175,6 +184,8 @@ export interface AttentionScalingOptions {
   /** Timed runs per length (the fastest is kept, as timeit does; default 3, after a warm-up run). */
   repeats?: number;
   seed?: number;
+  /** Also measure the fused attention at the same lengths (default true). */
+  fused?: boolean;
 }
 
 export interface AttentionScalingRow {
@@ -202,6 +213,22 @@ export interface QuadraticFit {
   r2: number;
 }
 
+/** Time and memory of one forward of the fused attention at one length. */
+export interface FusedScalingRow {
+  T: number;
+  /** Wall time of one forward (projections + fused attention), ms: the fastest timed run. */
+  timeMs: number;
+  /** Peak bytes of tensor buffers allocated by one forward. */
+  peakBytes: number;
+}
+
+/** The fused (tiled, online-softmax) attention measured at the same lengths as the naive one. */
+export interface FusedScalingResult {
+  rows: FusedScalingRow[];
+  timeFit: QuadraticFit;
+  memoryFit: QuadraticFit;
+}
+
 export interface AttentionScalingResult {
   d: number;
   D: number;
@@ -210,8 +237,8 @@ export interface AttentionScalingResult {
   rows: AttentionScalingRow[];
   timeFit: QuadraticFit;
   memoryFit: QuadraticFit;
-  /** Where a fused / streaming (online-softmax, tiled) attention would be compared. */
-  fused: null;
+  /** The fused attention (`scaledDotProductAttention`'s kernels), or null when not measured. */
+  fused: FusedScalingResult | null;
   note: string;
 }
 
@@ -297,12 +324,27 @@ const clock: () => number = (() => {
   return perf ? () => perf.now() : () => Date.now();
 })();
 
+/** Fastest wall time of `repeats` runs (after a warm-up) and the peak bytes of one more. */
+function timeAndPeak(once: () => void, repeats: number): { timeMs: number; peakBytes: number } {
+  once(); // warm-up
+  let best = Infinity;
+  for (let r = 0; r < repeats; r++) {
+    const t0 = clock();
+    once();
+    best = Math.min(best, clock() - t0);
+  }
+  const before = memoryStats({ resetPeak: true }).liveBytes;
+  once();
+  return { timeMs: best, peakBytes: memoryStats().peakBytes - before };
+}
+
 /**
- * Measures naive self-attention (projections + `scaledDotProductAttention`, float32, no grad)
- * against the sequence length T: counted operations, wall time (fastest run) and peak buffer bytes of
- * one forward, with least-squares fits time ≈ a·T² + b·T + c and bytes ≈ a·T² + b·T + c whose
- * T² terms are the score matrices. nabla has no fused / streaming attention kernel yet, so
- * `fused` is null and `note` says so.
+ * Measures naive self-attention (projections + `scaledDotProductAttention` with the composite ops,
+ * float32, no grad) against the sequence length T: counted operations, wall time (fastest run) and
+ * peak buffer bytes of one forward, with least-squares fits time ≈ a·T² + b·T + c and
+ * bytes ≈ a·T² + b·T + c whose T² terms are the score matrices. Beside it (`fused`, unless
+ * `fused: false`) the same forward through the fused kernels: the same T²·(D + M) products, done in
+ * tiles with an online softmax, so its memory has no T² term.
  *
  * @example
  * const s = nb.lab.attentionScaling({ Ts: [32, 64, 128], repeats: 1 });
@@ -317,29 +359,23 @@ export function attentionScaling(options: AttentionScalingOptions = {}): Attenti
   const repeats = options.repeats ?? 3;
   checkPositiveInts('attentionScaling', { d, D, M, batch, repeats });
   const rows: AttentionScalingRow[] = [];
+  const fusedRows: FusedScalingRow[] = [];
   for (const T of Ts) {
     const cfg = { T, d, D, M, batch, causal: options.causal ?? false, seed: options.seed ?? 0 };
     const cost = selfAttentionCost(cfg);
     const { run } = selfAttentionSetup('attentionScaling', cfg);
-    const once = (): void => void scope(() => noGrad(run));
-    once(); // warm-up
-    const times: number[] = [];
-    for (let r = 0; r < repeats; r++) {
-      const t0 = clock();
-      once();
-      times.push(clock() - t0);
+    const { timeMs, peakBytes } = timeAndPeak(() => void scope(() => noGrad(run)), repeats);
+    if (options.fused ?? true) {
+      const fused = selfAttentionSetup('attentionScaling', { ...cfg, fused: true });
+      fusedRows.push({ T, ...timeAndPeak(() => void scope(() => noGrad(fused.run)), repeats) });
     }
-    times.sort((a, b) => a - b);
-    const before = memoryStats({ resetPeak: true }).liveBytes;
-    once();
-    const peakBytes = memoryStats().peakBytes - before;
     rows.push({
       T,
       qkMul: cost.qk.mul,
       avMul: cost.av.mul,
       projectionMul: cost.projections.mul,
       totalOps: cost.totals.forward.mul + cost.totals.forward.add + cost.totals.forward.other,
-      timeMs: times[0]!,
+      timeMs,
       peakBytes,
       scoreMatrixBytes: 4 * batch * T * T,
     });
@@ -359,10 +395,26 @@ export function attentionScaling(options: AttentionScalingOptions = {}): Attenti
       xs,
       rows.map((r) => r.peakBytes),
     ),
-    fused: null,
+    fused:
+      fusedRows.length > 0
+        ? {
+            rows: fusedRows,
+            timeFit: fitQuadratic(
+              xs,
+              fusedRows.map((r) => r.timeMs),
+            ),
+            memoryFit: fitQuadratic(
+              xs,
+              fusedRows.map((r) => r.peakBytes),
+            ),
+          }
+        : null,
     note:
-      'nabla has no fused / streaming (tiled, online-softmax) attention yet: only the naive ' +
-      'attention, which materialises every (B, T, T) score matrix, is measured.',
+      fusedRows.length > 0
+        ? 'The naive attention materialises every (B, T, T) score matrix; the fused attention ' +
+          '(tiles of queries × keys with an online softmax, as FlashAttention) keeps only the ' +
+          'output and one log-sum-exp per row.'
+        : 'Only the naive attention, which materialises every (B, T, T) score matrix, is measured.',
   };
 }
 

@@ -161,7 +161,73 @@ const COSTS: { [K in KernelName]: (...args: Parameters<Kernels[K]>) => Cost } = 
   gather: (x, _axis, index, out) => cost('gather', out, [x, index], {}),
   scatterAdd: (out, _axis, index, src) =>
     cost('scatterAdd', out, [index, src], { add: sizeOf(src.shape) }),
+  // Fused attention, counted as if no pair were masked (the kernels skip masked ones): forward
+  // q·kᵀ and p·v; backward recomputes q·kᵀ and forms dv, dp, dq, dk.
+  attentionForward: (q, k, v, _allowed, _bias, _params, out) => {
+    const { pairs, E, Ev } = attentionSizes(q, k, v);
+    return cost('attentionForward', out, [q, k, v], {
+      mul: pairs * (E + Ev),
+      add: pairs * (E + Ev),
+      other: pairs,
+    });
+  },
+  attentionBackward: (q, k, v, _allowed, _bias, _params, _out, _lse, dOut, dq) => {
+    const { pairs, E, Ev } = attentionSizes(q, k, v);
+    return cost('attentionBackward', dq, [q, k, v, dOut], {
+      mul: pairs * (3 * E + 2 * Ev + 2),
+      add: pairs * (3 * E + 2 * Ev + 1),
+      other: pairs,
+    });
+  },
+  // Fused training kernels: approximate per-element counts (transcendentals count as 'other').
+  layerNormForward: (x, _w, _b, _eps, y) => {
+    const n = sizeOf(x.shape);
+    return cost('layerNormForward', y, [x], { mul: 3 * n, add: 4 * n, other: x.shape[0]! });
+  },
+  layerNormBackward: (x, _w, _m, _r, gy, gx) => {
+    const n = sizeOf(x.shape);
+    return cost('layerNormBackward', gx, [x, gy], { mul: 6 * n, add: 6 * n });
+  },
+  crossEntropyForward: (x, t, _i, _e, loss) => {
+    const n = sizeOf(x.shape);
+    return cost('crossEntropyForward', loss, [x, t], { add: 3 * n, other: n });
+  },
+  crossEntropyBackward: (x, t, _l, _g, _i, _e, gx) => {
+    const n = sizeOf(x.shape);
+    return cost('crossEntropyBackward', gx, [x, t], { mul: n, add: 2 * n, other: n });
+  },
+  lstmCellForward: (gi, gh, _b, c, out) => {
+    const n = sizeOf(c.shape);
+    return cost('lstmCellForward', out, [gi, gh, c], { mul: 3 * n, add: 9 * n, other: 5 * n });
+  },
+  lstmCellBackward: (gates, c, _out, _gH, _gC, dGates) => {
+    const n = sizeOf(c.shape);
+    return cost('lstmCellBackward', dGates, [gates, c], {
+      mul: 16 * n,
+      add: 6 * n,
+      other: n,
+    });
+  },
+  gruCellForward: (gi, gh, _b, h, out) => {
+    const n = sizeOf(h.shape);
+    return cost('gruCellForward', out, [gi, gh, h], { mul: 2 * n, add: 8 * n, other: 3 * n });
+  },
+  gruCellBackward: (saved, h, gOut, dgi) => {
+    const n = sizeOf(h.shape);
+    return cost('gruCellBackward', dgi, [saved, h, gOut], { mul: 12 * n, add: 6 * n });
+  },
+  adamUpdate: (param, grad) => {
+    const n = sizeOf(param.shape);
+    return cost('adamUpdate', param, [param, grad], { mul: 6 * n, add: 5 * n, other: 2 * n });
+  },
 };
+
+/** Query–key pairs (over the batch) and feature sizes of a fused attention call. */
+function attentionSizes(q: View, k: View, v: View): { pairs: number; E: number; Ev: number } {
+  const nd = q.shape.length;
+  const pairs = (sizeOf(q.shape) / q.shape[nd - 1]!) * k.shape[nd - 2]!;
+  return { pairs, E: q.shape[nd - 1]!, Ev: v.shape[nd - 1]! };
+}
 
 /** The op name a kernel gets before (or without) an op recording it. */
 function kernelOpName(kernel: string): string {

@@ -2,7 +2,8 @@
  * The lab's experiments as data: each runs its instruments and returns a {@link LabReport} — the
  * claim from THEORY.md restated, tables of measured numbers beside the predictions, and Vega-Lite
  * plot specs. Browser-safe; `src/lab/node/report.ts` writes reports to files (SVG, JSON, HTML,
- * Markdown), and `scripts/lab.ts` runs them from the command line. References: He et al. (2016)
+ * Markdown), and `nabla lab` (src/cli/lab.ts) and `scripts/lab.ts` run them from the command line;
+ * attention-maps, which needs a model, is in attention-maps.ts. References: He et al. (2016)
  * and Zhang et al. (2019, Fixup) / Bachlechner et al. (2020, ReZero) for residual-init; Vaswani
  * et al. (2017) for attention-cost and positional-encoding; Bengio et al. (1994), Pascanu et al.
  * (2013), Hochreiter & Schmidhuber (1997) and Cho et al. (2014) for gradient-flow.
@@ -61,12 +62,16 @@ export interface LabPlot {
   spec: VegaLiteSpec;
 }
 
+/** The experiments that run from options alone (LAB_EXPERIMENTS). */
 export type LabExperimentId =
   'residual-init' | 'attention-cost' | 'positional-encoding' | 'gradient-flow';
 
+/** Every report's id: the experiments, and attention-maps, which needs a model (attention-maps.ts). */
+export type LabReportId = LabExperimentId | 'attention-maps';
+
 /** What an experiment returns: the claim, the numbers, the plots. */
 export interface LabReport {
-  id: LabExperimentId;
+  id: LabReportId;
   title: string;
   /** The claim under test, restated from THEORY.md (paragraphs). */
   theory: string[];
@@ -80,10 +85,185 @@ export interface LabReport {
   seconds: number;
 }
 
+/**
+ * Options of the experiments. The sizes override the defaults (and `quick`'s) of the experiment
+ * they belong to and are ignored by the others, so one object can drive several experiments.
+ */
 export interface LabRunOptions {
   /** A smaller, faster configuration (tests, smoke runs). */
   quick?: boolean;
   seed?: number;
+  /** residual-init: the width n of the residual MLP. */
+  width?: number;
+  /** residual-init: the deepest network L (depths 2, 4, 8, ... below it, and L). */
+  depth?: number;
+  /** residual-init: random initialisations per scheme and depth. */
+  trials?: number;
+  /** attention-cost: the sequence lengths T of the time and memory sweep (at least 3). */
+  seqLens?: readonly number[];
+  /** attention-cost: timed runs per length. */
+  repeats?: number;
+  /** positional-encoding: positions of the table. */
+  maxLen?: number;
+  /** positional-encoding: the model width d (even). */
+  dModel?: number;
+  /** gradient-flow: the hidden size n of the Elman RNNs. */
+  hidden?: number;
+  /** gradient-flow: the sequence length T. */
+  steps?: number;
+  /** gradient-flow: training steps per recall-task model (0: gradients at initialisation only). */
+  recallSteps?: number;
+}
+
+/** A size option of {@link LabRunOptions}: its flag, the experiments it applies to, its bounds. */
+export interface LabSizeOption {
+  key: Exclude<keyof LabRunOptions, 'quick' | 'seed'>;
+  /** The command-line flag (`--width`). */
+  flag: string;
+  experiments: readonly LabExperimentId[];
+  /** One integer, or a comma-separated list of integers. */
+  kind: 'int' | 'intList';
+  /** Smallest value (each value, for a list). */
+  min: number;
+  /** Largest value accepted (a guard against runs that cannot finish). */
+  max: number;
+  /** Values must be even. */
+  even?: boolean;
+  /** Lists: at least this many distinct values. */
+  minCount?: number;
+  help: string;
+}
+
+/** The size options of the experiments, for command lines (`nabla lab`, scripts/lab.ts). */
+export const LAB_SIZE_OPTIONS: readonly LabSizeOption[] = [
+  {
+    key: 'width',
+    flag: '--width',
+    experiments: ['residual-init'],
+    kind: 'int',
+    min: 2,
+    max: 1024,
+    help: 'residual MLP width n (default 64; 32 with --quick)',
+  },
+  {
+    key: 'depth',
+    flag: '--depth',
+    experiments: ['residual-init'],
+    kind: 'int',
+    min: 1,
+    max: 256,
+    help: 'deepest residual network L (default 16; 8 with --quick)',
+  },
+  {
+    key: 'trials',
+    flag: '--trials',
+    experiments: ['residual-init'],
+    kind: 'int',
+    min: 2,
+    max: 100000,
+    help: 'initialisations per scheme and depth (default 100; 40 with --quick)',
+  },
+  {
+    key: 'seqLens',
+    flag: '--seq-lens',
+    experiments: ['attention-cost'],
+    kind: 'intList',
+    min: 2,
+    max: 4096,
+    minCount: 3,
+    help: 'sequence lengths of the time/memory sweep, e.g. 64,128,256 (default 64,...,1024)',
+  },
+  {
+    key: 'repeats',
+    flag: '--repeats',
+    experiments: ['attention-cost'],
+    kind: 'int',
+    min: 1,
+    max: 1000,
+    help: 'timed runs per length (default 5; 2 with --quick)',
+  },
+  {
+    key: 'maxLen',
+    flag: '--max-len',
+    experiments: ['positional-encoding'],
+    kind: 'int',
+    min: 2,
+    max: 100000,
+    help: 'positions of the table (default 256; 64 with --quick)',
+  },
+  {
+    key: 'dModel',
+    flag: '--d-model',
+    experiments: ['positional-encoding'],
+    kind: 'int',
+    min: 2,
+    max: 4096,
+    even: true,
+    help: 'model width d, even (default 64; 16 with --quick)',
+  },
+  {
+    key: 'hidden',
+    flag: '--hidden',
+    experiments: ['gradient-flow'],
+    kind: 'int',
+    min: 2,
+    max: 1024,
+    help: 'hidden size of the Elman RNNs (default 32; 16 with --quick)',
+  },
+  {
+    key: 'steps',
+    flag: '--steps',
+    experiments: ['gradient-flow'],
+    kind: 'int',
+    min: 4,
+    max: 4096,
+    help: 'sequence length T (default 64; 32 with --quick)',
+  },
+  {
+    key: 'recallSteps',
+    flag: '--recall-steps',
+    experiments: ['gradient-flow'],
+    kind: 'int',
+    min: 0,
+    max: 100000,
+    help: 'training steps per recall-task model (default 200; 0 with --quick)',
+  },
+];
+
+/** Throws ValueError unless `value` satisfies the size option `key`. */
+export function checkLabSize(key: LabSizeOption['key'], value: number | readonly number[]): void {
+  const o = LAB_SIZE_OPTIONS.find((x) => x.key === key);
+  if (!o) throw new ValueError(`lab: unknown size option '${key}'`);
+  const values = typeof value === 'number' ? [value] : [...value];
+  if (o.kind === 'int' && typeof value !== 'number')
+    throw new ValueError(`lab: ${key} must be one integer`);
+  for (const v of values) {
+    if (!Number.isInteger(v) || v < o.min || v > o.max || (o.even && v % 2 !== 0))
+      throw new ValueError(
+        `lab: ${key} must be ${o.even ? 'an even' : 'an'} integer in [${o.min}, ${o.max}], got ${v}`,
+      );
+  }
+  if (o.minCount !== undefined && new Set(values).size < o.minCount)
+    throw new ValueError(
+      `lab: ${key} needs at least ${o.minCount} distinct values, got ${values.length}`,
+    );
+}
+
+/** The given size options, checked. */
+function sizes(options: LabRunOptions): LabRunOptions {
+  for (const o of LAB_SIZE_OPTIONS) {
+    const v = options[o.key];
+    if (v !== undefined) checkLabSize(o.key, v);
+  }
+  return options;
+}
+
+/** 2, 4, 8, ... below L, then L. */
+function depthsUpTo(L: number): number[] {
+  const out: number[] = [];
+  for (let d = 2; d < L; d *= 2) out.push(d);
+  out.push(L);
+  return out;
 }
 
 /**
@@ -187,10 +367,11 @@ function schemeGain(scheme: ResidualInit, width: number, L: number): string {
  */
 export function runResidualInit(options: LabRunOptions = {}): LabReport {
   const t0 = clock();
-  const quick = options.quick ?? false;
-  const width = quick ? 32 : 64;
-  const depths = quick ? [2, 8] : [2, 4, 8, 16];
-  const trials = quick ? 40 : 100;
+  const quick = sizes(options).quick ?? false;
+  const width = options.width ?? (quick ? 32 : 64);
+  const depths =
+    options.depth !== undefined ? depthsUpTo(options.depth) : quick ? [2, 8] : [2, 4, 8, 16];
+  const trials = options.trials ?? (quick ? 40 : 100);
   const result = residualInitExperiment({
     depths,
     width,
@@ -338,7 +519,7 @@ function countRow(name: string, c: OpCount): (string | number)[] {
  */
 export function runAttentionCost(options: LabRunOptions = {}): LabReport {
   const t0 = clock();
-  const quick = options.quick ?? false;
+  const quick = sizes(options).quick ?? false;
   const seed = options.seed ?? 0;
   const configs: { T: number; d: number; D: number; M: number }[] = [
     { T: 8, d: 16, D: 4, M: 6 },
@@ -399,14 +580,18 @@ export function runAttentionCost(options: LabRunOptions = {}): LabReport {
       'reduce the work of naive attention: all T² scores are computed, then masked.',
   };
   const scaling = attentionScaling({
-    Ts: quick ? [32, 64, 128, 192] : [64, 128, 256, 384, 512, 768, 1024],
+    Ts: options.seqLens
+      ? [...new Set(options.seqLens)].sort((a, b) => a - b)
+      : quick
+        ? [32, 64, 128, 192]
+        : [64, 128, 256, 384, 512, 768, 1024],
     D: 64,
     M: 32,
-    repeats: quick ? 2 : 5,
+    repeats: options.repeats ?? (quick ? 2 : 5),
     seed,
   });
   const scalingTable: LabTable = {
-    title: `Naive self-attention forward against T (d = ${scaling.d}, D = ${scaling.D}, M = ${scaling.M}, float32, reference backend)`,
+    title: `Self-attention forward against T, naive and fused (d = ${scaling.d}, D = ${scaling.D}, M = ${scaling.M}, float32, reference backend)`,
     columns: [
       'T',
       'Q·Kᵀ mul',
@@ -416,8 +601,10 @@ export function runAttentionCost(options: LabRunOptions = {}): LabReport {
       'time (ms)',
       'peak KiB',
       'one T×T matrix (KiB)',
+      'fused time (ms)',
+      'fused peak KiB',
     ],
-    rows: scaling.rows.map((r) => [
+    rows: scaling.rows.map((r, i) => [
       r.T,
       r.qkMul,
       r.avMul,
@@ -426,6 +613,8 @@ export function runAttentionCost(options: LabRunOptions = {}): LabReport {
       fmtNum(r.timeMs, 3),
       fmtNum(r.peakBytes / 1024, 4),
       fmtNum(r.scoreMatrixBytes / 1024, 4),
+      scaling.fused ? fmtNum(scaling.fused.rows[i]!.timeMs, 3) : '—',
+      scaling.fused ? fmtNum(scaling.fused.rows[i]!.peakBytes / 1024, 4) : '—',
     ]),
     note:
       `Least squares: time ≈ ${quadraticText(scaling.timeFit)} ms (R² = ${fmtNum(scaling.timeFit.r2, 4)}); ` +
@@ -456,7 +645,9 @@ export function runAttentionCost(options: LabRunOptions = {}): LabReport {
     findings: [
       `The counted multiplications equal T²·D, T²·M and T·d·(2D + M) exactly in every configuration (${costs.length} shapes above; the tests check many more).`,
       `Time grows quadratically: ${growth}; the least-squares fit is ${quadraticText(scaling.timeFit)} ms. Peak memory is quadratic too: ${fmtNum(scaling.memoryFit.a / 4, 3)} float32 T×T matrices' worth of bytes per T² in the fit (scores, shifted scores, exponentials, weights; on the reference backend nothing is freed before the scope ends, so the peak is everything one forward allocates).`,
-      `${scaling.note} A tiled kernel with an online softmax would keep the T²·(D + M) multiplications but drop the T² memory term.`,
+      scaling.fused
+        ? `The fused attention (tiles with an online softmax) does the same T²·(D + M) multiplications but drops the T² memory term: its peak memory fits ${quadraticText(scaling.fused.memoryFit)} bytes, against ${quadraticText(scaling.memoryFit)} for the naive one, and at T = ${scaling.rows.at(-1)!.T} it peaks at ${fmtNum(scaling.fused.rows.at(-1)!.peakBytes / 1024, 4)} KiB against ${fmtNum(scaling.rows.at(-1)!.peakBytes / 1024, 4)} KiB; its time fit is ${quadraticText(scaling.fused.timeFit)} ms (the T² term shows where the timings rise above the noise).`
+        : `${scaling.note} A tiled kernel with an online softmax would keep the T²·(D + M) multiplications but drop the T² memory term.`,
       `The library's scaledDotProductAttention and MultiheadAttention agree with the hand-computed weighted average to ${fmtNum(Math.max(...identity.map((r) => r.maxAbsError)), 2)} in float64, with causal and padding masks.`,
     ],
     tables: [countsTable, perOp, scalingTable, identityTable],
@@ -488,14 +679,14 @@ export function runAttentionCost(options: LabRunOptions = {}): LabReport {
  */
 export function runPositionalEncoding(options: LabRunOptions = {}): LabReport {
   const t0 = clock();
-  const quick = options.quick ?? false;
-  const maxLen = quick ? 64 : 256;
-  const d = quick ? 16 : 64;
-  const maxOffset = quick ? 32 : 128;
+  const quick = sizes(options).quick ?? false;
+  const maxLen = options.maxLen ?? (quick ? 64 : 256);
+  const d = options.dModel ?? (quick ? 16 : 64);
+  const maxOffset = Math.floor(maxLen / 2);
   const rotation = peRotationCheck(maxLen, d);
   const similarity = peSimilarity(maxLen, d, maxOffset);
-  const heat = peTable(64, quick ? 16 : 32);
-  const dims = quick ? [8, 16] : [16, 32, 64, 128];
+  const heat = peTable(Math.min(64, maxLen), Math.min(d, quick ? 16 : 32));
+  const dims = [...new Set([...(quick ? [8, 16] : [16, 32, 64, 128]), d])].sort((a, b) => a - b);
   const rotationTable: LabTable = {
     title: `PE[pos + k] = R_k·PE[pos] on nabla's float64 table (every k = 1 … maxLen − 1, every pos)`,
     columns: ['maxLen', 'd', 'offsets k', 'max residual', 'max |R_kᵀR_k − I|'],
@@ -586,21 +777,28 @@ function recallInit(cell: RecallCell): string {
  */
 export function runGradientFlow(options: LabRunOptions = {}): LabReport {
   const t0 = clock();
-  const quick = options.quick ?? false;
-  const result = gradientFlowExperiment(
-    quick
-      ? {
-          hiddenSize: 16,
-          steps: 32,
-          batch: 4,
-          rhos: [0.5, 0.9, 1, 1.1, 1.5],
-          window: 8,
-          recallDistance: 20,
-          recallSteps: 0,
-          seed: options.seed ?? 0,
-        }
-      : { seed: options.seed ?? 0 },
-  );
+  const quick = sizes(options).quick ?? false;
+  const base = quick
+    ? {
+        hiddenSize: 16,
+        steps: 32,
+        batch: 4,
+        rhos: [0.5, 0.9, 1, 1.1, 1.5],
+        window: 8,
+        recallDistance: 20,
+        recallSteps: 0,
+      }
+    : { steps: 64, window: 16 };
+  const steps = options.steps ?? base.steps;
+  const result = gradientFlowExperiment({
+    ...base,
+    ...(options.hidden !== undefined ? { hiddenSize: options.hidden } : {}),
+    ...(options.recallSteps !== undefined ? { recallSteps: options.recallSteps } : {}),
+    steps,
+    // Truncation needs steps beyond its window to show the cut.
+    window: Math.min(base.window, Math.floor(steps / 2)),
+    seed: options.seed ?? 0,
+  });
   const { config } = result;
   const p = config.slope;
   const T = config.steps;
@@ -832,6 +1030,10 @@ export const LAB_EXPERIMENTS: Readonly<
  */
 export function runLabExperiment(id: string, options: LabRunOptions = {}): LabReport {
   const run = (LAB_EXPERIMENTS as Record<string, (o?: LabRunOptions) => LabReport>)[id];
+  if (id === 'attention-maps')
+    throw new ValueError(
+      'lab: attention-maps needs a model: nb.lab.attentionMapsReport(nb.lab.attentionMaps(model, tokens))',
+    );
   if (!run) {
     throw new ValueError(
       `lab: unknown experiment '${id}'; available: ${Object.keys(LAB_EXPERIMENTS).join(', ')}`,

@@ -130,3 +130,21 @@ export {
   gradientFlowGatedSpec,
 } from './plots.js';
 export { runGradientFlow } from './experiments.js';
+export {
+  LAB_SIZE_OPTIONS,
+  checkLabSize,
+  type LabSizeOption,
+  type LabReportId,
+} from './experiments.js';
+export {
+  attentionMaps,
+  attentionHeadStats,
+  attentionMapSpec,
+  attentionMapsReport,
+  attentionGroupTitle,
+  type AttentionMap,
+  type AttentionMapsOptions,
+  type AttentionMapsResult,
+  type AttentionHeadStats,
+  type AttentionMapsReportOptions,
+} from './attention-maps.js';

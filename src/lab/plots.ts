@@ -202,6 +202,9 @@ export function attentionTimeSpec(scaling: AttentionScalingResult): VegaLiteSpec
       kind: 'predicted',
     });
   }
+  for (const r of scaling.fused?.rows ?? []) {
+    points.push({ x: r.T, y: r.timeMs, series: 'fused attention', kind: 'measured' });
+  }
   return linePlotSpec(points, {
     title: `Forward time; dashed: ${quadraticText(scaling.timeFit)} ms`,
     xTitle: 'sequence length T',
@@ -224,6 +227,9 @@ export function attentionMemorySpec(scaling: AttentionScalingResult): VegaLiteSp
       series: 'naive attention',
       kind: 'predicted',
     });
+  }
+  for (const r of scaling.fused?.rows ?? []) {
+    points.push({ x: r.T, y: r.peakBytes / 1024, series: 'fused attention', kind: 'measured' });
   }
   return linePlotSpec(points, {
     title: `Peak tensor memory; dashed: ${quadraticText(scaling.memoryFit)} bytes`,

@@ -23,6 +23,7 @@ import { Dropout } from '../nn/dropout.js';
 import { Embedding } from '../nn/embedding.js';
 import { normal_, zeros_ } from '../nn/init.js';
 import { LayerNorm } from '../nn/layer-norm.js';
+import { crossEntropy as nnCrossEntropy } from '../nn/losses.js';
 import { Linear } from '../nn/linear.js';
 import { Module, ModuleList } from '../nn/module.js';
 import { resolveSampling, sampleRows } from '../train/decode.js';
@@ -668,11 +669,12 @@ export class GPT extends Module {
  */
 function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const N = targets.shape[0]!;
-  const logp = logits.logSoftmax(-1); // (N, V)
   const tgt = targets.reshape(N, 1); // (N) → (N, 1)
   const valid = tgt.ne(IGNORE_INDEX); // (N, 1) bool
   const count = valid.sum().item();
-  if (count === N) return logp.gather(1, tgt).mean().neg(); // (N, 1) → ()
+  // Some targets counted: F.crossEntropy (a fused kernel where the backend has one).
+  if (count > 0) return nnCrossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX });
+  const logp = logits.logSoftmax(-1); // (N, V)
   // Ignored rows gather class 0 and are then zeroed; an all-ignored batch gives NaN, as PyTorch.
   const picked = logp.gather(1, where(valid, tgt, 0)); // (N, 1)
   return picked.mul(valid.to(logits.dtype)).sum().div(count).neg(); // ()

@@ -6,6 +6,12 @@
  *
  * Rows in which every key is masked out give a zero output (and zero attention weights) instead
  * of NaN, for both the output and the gradients; PyTorch's math kernel does the same for SDPA.
+ *
+ * Two implementations: the composite one below (matmul, masks, softmax, matmul: it builds the
+ * (..., L, S) scores and keeps them for backward) and the fused one of ./fused-attention.ts
+ * (tiles with an online softmax, memory linear in L and S), which `scaledDotProductAttention` and
+ * `MultiheadAttention` use whenever the weights are not requested and dropout is off. The
+ * composite stays reachable with `{ fused: false }` and is the fused kernels' test oracle.
  */
 import { noGrad } from '../autograd/grad-mode.js';
 import { DTypeError, ShapeError, ValueError } from '../core/errors.js';
@@ -30,6 +36,8 @@ import { reshape } from '../ops/movement.js';
 import { dropout } from '../ops/random.js';
 import { max, sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor.js';
+import { fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
+import { fusedAttention } from './fused-attention.js';
 
 export interface ScaledDotProductAttentionOptions {
   /**
@@ -46,6 +54,12 @@ export interface ScaledDotProductAttentionOptions {
   scale?: number | null;
   /** Draw the dropout mask from this generator instead of the global one. */
   generator?: Generator;
+  /**
+   * Use the fused, memory-linear kernels when possible (default true): without dropout and without
+   * a float mask that requires grad. `false` runs the composite ops, which build the (..., L, S)
+   * scores.
+   */
+  fused?: boolean;
 }
 
 /** @internal The masks and options understood by {@link attention}. */
@@ -63,6 +77,8 @@ export interface AttentionCoreOptions {
   generator?: Generator;
   /** Name used in error messages. */
   op?: string;
+  /** For {@link attentionOutput}: false forces the composite path. */
+  fused?: boolean;
 }
 
 /**
@@ -105,21 +121,7 @@ export function attention(
   v: Tensor,
   options: AttentionCoreOptions = {},
 ): [Tensor, Tensor] {
-  const op = options.op ?? 'scaledDotProductAttention';
-  checkQKV(q, k, v, op);
-  const L = q.shape[q.ndim - 2]!;
-  const E = q.shape[q.ndim - 1]!;
-  const S = k.shape[k.ndim - 2]!;
-  const scale = options.scale ?? 1 / Math.sqrt(E);
-  if (!Number.isFinite(scale)) throw new ValueError(`${op}: scale must be finite, got ${scale}`);
-  const p = options.dropoutP ?? 0;
-  if (!(p >= 0 && p <= 1)) throw new ValueError(`${op}: dropoutP must be in [0, 1], got ${p}`);
-
-  // Masks are checked against the scores' shape before any work is done.
-  const batch = broadcastShapes(op, q.shape.slice(0, -2), k.shape.slice(0, -2));
-  const scoreShape = [...batch, L, S];
-  if (options.allowed) checkMask(options.allowed, scoreShape, op, 'bool');
-  if (options.bias) checkMask(options.bias, scoreShape, op, 'float');
+  const { L, S, scale, p } = validate(q, k, v, options);
 
   // Scaling q (..., L, E) is cheaper than scaling the (..., L, S) scores, and gives a contiguous
   // operand for the batched product.
@@ -144,6 +146,60 @@ export function attention(
   if (p > 0) weights = dropout(weights, p, true, options.generator);
   const out = matmul(weights, v); // (..., L, S) @ (..., S, Ev) -> (..., L, Ev)
   return [out, weights];
+}
+
+/** Checks the operands, masks and options before any work; returns the sizes. */
+function validate(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionCoreOptions,
+): { L: number; S: number; scale: number; p: number } {
+  const op = options.op ?? 'scaledDotProductAttention';
+  checkQKV(q, k, v, op);
+  const L = q.shape[q.ndim - 2]!;
+  const E = q.shape[q.ndim - 1]!;
+  const S = k.shape[k.ndim - 2]!;
+  const scale = options.scale ?? 1 / Math.sqrt(E);
+  if (!Number.isFinite(scale)) throw new ValueError(`${op}: scale must be finite, got ${scale}`);
+  const p = options.dropoutP ?? 0;
+  if (!(p >= 0 && p <= 1)) throw new ValueError(`${op}: dropoutP must be in [0, 1], got ${p}`);
+  // Masks are checked against the scores' shape.
+  const batch = broadcastShapes(op, q.shape.slice(0, -2), k.shape.slice(0, -2));
+  const scoreShape = [...batch, L, S];
+  if (options.allowed) checkMask(options.allowed, scoreShape, op, 'bool');
+  if (options.bias) checkMask(options.bias, scoreShape, op, 'float');
+  return { L, S, scale, p };
+}
+
+/**
+ * The output of {@link attention} alone: through the fused kernels (./fused-attention.ts) unless
+ * `options.fused` or `F.setFusedKernels(false)` turns them off, dropout is on, a float mask requires
+ * grad, or the dtypes differ (the composite then reports the error).
+ *
+ * @internal
+ */
+export function attentionOutput(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: AttentionCoreOptions = {},
+): Tensor {
+  const { scale, p } = validate(q, k, v, options);
+  const fusable =
+    options.fused !== false &&
+    fusedKernelsEnabled() &&
+    p === 0 &&
+    !options.bias?.requiresGrad &&
+    q.dtype === k.dtype &&
+    q.dtype === v.dtype;
+  if (!fusable) return attention(q, k, v, options)[0];
+  return fusedAttention(q, k, v, {
+    allowed: options.allowed ?? null,
+    bias: options.bias ?? null,
+    causalOffset: options.causal ? (options.causalOffset ?? 0) : null,
+    scale,
+  });
 }
 
 function checkQKV(q: Tensor, k: Tensor, v: Tensor, op: string): void {
@@ -216,6 +272,7 @@ function coreOptions(options: ScaledDotProductAttentionOptions, op: string): Att
     scale: options.scale ?? null,
     generator: options.generator,
     op,
+    fused: options.fused ?? true,
   };
 }
 
@@ -224,6 +281,9 @@ function coreOptions(options: ScaledDotProductAttentionOptions, op: string): Att
  * batch dims broadcast. PyTorch's `F.scaled_dot_product_attention`.
  *
  * A query row whose keys are all masked out yields zeros (not NaN), with zero gradients.
+ *
+ * Without dropout it runs the fused kernels, whose memory is linear in L and S (no (L, S) matrix
+ * in forward or backward); `{ fused: false }` runs the composite ops instead.
  *
  * @example
  * const q = nb.randn([2, 4, 5, 8]); // (B, H, L, E)
@@ -238,7 +298,7 @@ export function scaledDotProductAttention(
   options: ScaledDotProductAttentionOptions = {},
 ): Tensor {
   const op = 'scaledDotProductAttention';
-  return attention(q, k, v, coreOptions(options, op))[0];
+  return attentionOutput(q, k, v, coreOptions(options, op));
 }
 
 /**

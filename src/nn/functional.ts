@@ -3,16 +3,20 @@
  * as an argument. Modules call these; so can users.
  */
 import { ShapeError, ValueError } from '../core/errors.js';
-import { formatShape } from '../core/shape.js';
+import { isFloat } from '../core/dtype.js';
+import { formatShape, shapesEqual } from '../core/shape.js';
+import { fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
 import type { Generator } from '../core/random.js';
 import { add, mul, sub } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
 import { dropout as dropoutOp } from '../ops/random.js';
 import { mean, variance } from '../ops/reduce.js';
 import type { Tensor } from '../tensor.js';
+import { layerNormFused } from './layer-norm.js';
 
 export { softmax, logSoftmax, logsumexp } from '../ops/reduce.js';
 export { embedding } from '../ops/indexing.js';
+export { setFusedKernels, fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
 export { relu, gelu, leakyRelu, tanh, sigmoid } from '../ops/elementwise.js';
 
 /**
@@ -51,6 +55,8 @@ export function layerNorm(
     );
   }
   if (!(eps > 0)) throw new ValueError(`layerNorm: eps must be positive, got ${eps}`);
+  if (fusedLayerNormApplies(x, normalizedShape, weight, bias))
+    return layerNormFused(x, normalizedShape, weight ?? null, bias ?? null, eps);
   const dims = Array.from({ length: k }, (_, i) => x.ndim - k + i);
   const mu = mean(x, dims, true);
   const centered = sub(x, mu);
@@ -59,6 +65,19 @@ export function layerNorm(
   if (weight) y = mul(y, weight);
   if (bias) y = add(y, bias);
   return y;
+}
+
+/** The fused kernel covers float inputs with weight and bias of exactly normalizedShape. */
+function fusedLayerNormApplies(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+): boolean {
+  if (!fusedKernelsEnabled() || !isFloat(x.dtype) || x.size === 0) return false;
+  const fits = (t?: Tensor | null): boolean =>
+    !t || (t.dtype === x.dtype && shapesEqual(t.shape, normalizedShape));
+  return fits(weight) && fits(bias);
 }
 
 /** Dropout with PyTorch's argument order: (input, p, training). */

@@ -1,6 +1,17 @@
-/** Layer normalisation (Ba, Kiros & Hinton, 2016), PyTorch's nn.LayerNorm. */
+/**
+ * Layer normalisation (Ba, Kiros & Hinton, 2016), PyTorch's nn.LayerNorm, and the fused layer-norm
+ * op (one forward kernel saving each row's mean and 1/σ, one backward kernel for x, weight and
+ * bias, as llm.c's layernorm_forward/backward) that F.layerNorm uses when fused kernels are on.
+ */
+import type { View } from '../backend/backend.js';
+import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
+import { record } from '../autograd/node.js';
 import type { DType } from '../core/dtype.js';
 import { ones, zeros } from '../ops/creation.js';
+import { add, mul, sub } from '../ops/elementwise.js';
+import { reshape } from '../ops/movement.js';
+import { mean, sum, variance } from '../ops/reduce.js';
+import { empty, kernelsFor } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
 import { layerNorm } from './functional.js';
 import { Module, Parameter } from './module.js';
@@ -42,4 +53,88 @@ export class LayerNorm extends Module {
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.normalizedShape, this.weight, this.bias, this.eps);
   }
+}
+
+/** A (rows, cols) view of a contiguous tensor's storage. */
+function matrixView(t: Tensor, rows: number, cols: number): View {
+  return { storage: t.storage, dtype: t.dtype, shape: [rows, cols], strides: [cols, 1], offset: 0 };
+}
+
+/** A contiguous tensor's storage as a 1-D view. */
+function vectorView(t: Tensor): View {
+  return { storage: t.storage, dtype: t.dtype, shape: [t.size], strides: [1], offset: 0 };
+}
+
+/**
+ * Fused layer norm over the trailing dims of x that `normalizedShape` names (already checked by
+ * F.layerNorm; weight and bias, if any, have exactly that shape and x's dtype, x is non-empty).
+ * Its backward is one kernel; under `createGraph` it is written in Tensor ops instead, so that
+ * higher-order gradients still flow.
+ */
+export function layerNormFused(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+): Tensor {
+  const N = normalizedShape.reduce((a, b) => a * b, 1);
+  const R = x.size / N;
+  const k = kernelsFor(x);
+  const [x2, w1, b1] = noGrad(() => [
+    reshape(x, [R, N]), // (..., N) → (R, N), a view unless x's layout forbids it
+    weight ? reshape(weight, [N]) : null,
+    bias ? reshape(bias, [N]) : null,
+  ]);
+  const y = empty(x.shape, x.dtype);
+  const mu = empty([R], x.dtype);
+  const rstd = empty([R], x.dtype);
+  k.layerNormForward(x2, w1, b1, eps, matrixView(y, R, N), mu, rstd);
+  const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
+  return record(
+    y,
+    'layerNorm',
+    inputs,
+    (g) => {
+      if (isGradEnabled()) return layerNormBackwardOps(x, normalizedShape, weight, bias, eps, g);
+      const gx = x.requiresGrad ? empty(x.shape, x.dtype) : null;
+      const gw = weight?.requiresGrad ? empty(weight.shape, x.dtype) : null;
+      const gb = bias?.requiresGrad ? empty(bias.shape, x.dtype) : null;
+      const g2 = reshape(g, [R, N]);
+      // gx is always computed (the kernel's one pass needs somewhere to write it).
+      const gxOut = gx ?? empty([R, N], x.dtype);
+      k.layerNormBackward(
+        x2,
+        w1,
+        mu,
+        rstd,
+        g2,
+        matrixView(gxOut, R, N),
+        gw ? vectorView(gw) : null,
+        gb ? vectorView(gb) : null,
+      );
+      return [gx, ...(weight ? [gw] : []), ...(bias ? [gb] : [])];
+    },
+    [x2, ...(w1 ? [w1] : []), mu, rstd],
+  );
+}
+
+/** The same gradients in differentiable Tensor ops (for createGraph). */
+function layerNormBackwardOps(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps: number,
+  g: Tensor,
+): (Tensor | null)[] {
+  const k = normalizedShape.length;
+  const dims = Array.from({ length: k }, (_, i) => x.ndim - k + i);
+  const lead = Array.from({ length: x.ndim - k }, (_, i) => i);
+  const rs = add(variance(x, dims, { correction: 0, keepdim: true }), eps).rsqrt();
+  const xhat = mul(sub(x, mean(x, dims, true)), rs);
+  const d = weight ? mul(g, weight) : g;
+  const gx = mul(rs, sub(sub(d, mean(d, dims, true)), mul(xhat, mean(mul(d, xhat), dims, true))));
+  const over = (t: Tensor): Tensor => (lead.length > 0 ? sum(t, lead) : t);
+  return [gx, ...(weight ? [over(mul(g, xhat))] : []), ...(bias ? [over(g)] : [])];
 }

@@ -1,21 +1,27 @@
 /**
  * Loss functions with PyTorch's semantics (torch.nn.functional's cross_entropy, nll_loss, mse_loss,
  * l1_loss, binary_cross_entropy_with_logits) and their modules. They are compositions of
- * differentiable ops (logSoftmax, gather, where, ...), so autograd derives every backward pass.
+ * differentiable ops (logSoftmax, gather, where, ...), so autograd derives every backward pass;
+ * the common cross-entropy case ((N, C) or (C) logits, class-index targets, no class weights) runs
+ * a fused softmax-cross-entropy kernel pair instead when fused kernels are on (F.setFusedKernels).
  *
  * One deliberate difference from PyTorch: a 'mean' reduction with nothing to average over (every
  * target equal to ignoreIndex, an empty batch, or class weights that sum to 0 over the targets)
  * throws ValueError, where PyTorch silently returns NaN.
  */
+import { fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
+import { isGradEnabled } from '../autograd/grad-mode.js';
+import { record } from '../autograd/node.js';
 import { type DType, isFloat } from '../core/dtype.js';
 import { DTypeError, IndexError, ShapeError, ValueError } from '../core/errors.js';
 import { broadcastShapes, formatShape, shapesEqual } from '../core/shape.js';
-import { tensor, zerosLike } from '../ops/creation.js';
-import { abs, add, div, mul, neg, sub, where } from '../ops/elementwise.js';
+import { arange, tensor, zerosLike } from '../ops/creation.js';
+import { abs, add, div, eq, mul, neg, sub, where } from '../ops/elementwise.js';
 import { gather, indexSelect } from '../ops/indexing.js';
 import { stack } from '../ops/join.js';
-import { reshape, squeeze, unsqueeze } from '../ops/movement.js';
-import { logSoftmax, logsumexp, mean, sum } from '../ops/reduce.js';
+import { cast, reshape, squeeze, unsqueeze } from '../ops/movement.js';
+import { logSoftmax, logsumexp, mean, softmax, sum } from '../ops/reduce.js';
+import { empty, kernelsFor } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
 import { Module } from './module.js';
 
@@ -158,8 +164,25 @@ function classTargets(
   op: string,
 ): { safe: Tensor; keep: Tensor; count: number } {
   const values = target.dataSync();
+  const count = countTargets(values, numClasses, ignoreIndex, op);
   const safe = new Int32Array(values.length);
   const keep = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    if (values[i] === ignoreIndex) continue;
+    safe[i] = values[i]!;
+    keep[i] = 1;
+  }
+  const shape = target.shape;
+  return { safe: tensor(safe, { shape }), keep: tensor(keep, { shape }), count };
+}
+
+/** Checks every target that is not ignoreIndex against [0, C); returns how many there are. */
+function countTargets(
+  values: ArrayLike<number>,
+  numClasses: number,
+  ignoreIndex: number,
+  op: string,
+): number {
   let count = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
@@ -170,12 +193,65 @@ function classTargets(
           `(valid: 0..${numClasses - 1}, or ignoreIndex ${ignoreIndex})`,
       );
     }
-    safe[i] = v;
-    keep[i] = 1;
     count++;
   }
-  const shape = target.shape;
-  return { safe: tensor(safe, { shape }), keep: tensor(keep, { shape }), count };
+  return count;
+}
+
+/**
+ * Fused softmax-cross-entropy of (R, C) logits at (R) int32 targets: per-row losses (0 where
+ * ignored), reduced as the composite version reduces them. One kernel computes log-softmax and
+ * the loss and saves each row's log-sum-exp; the backward kernel forms softmax − target from the
+ * logits and that, never storing an (R, C) log-probability matrix.
+ */
+function crossEntropyFused(
+  x: Tensor,
+  t: Tensor,
+  ignoreIndex: number,
+  reduction: Reduction,
+  eps: number,
+  op: string,
+): Tensor {
+  const [R, C] = x.shape as [number, number];
+  const count = countTargets(t.dataSync(), C, ignoreIndex, op);
+  if (reduction === 'mean' && count === 0)
+    throw new ValueError(
+      `${op}: 'mean' reduction with every target ignored (ignoreIndex ${ignoreIndex}) or no targets ` +
+        `is undefined (PyTorch returns NaN); use reduction 'sum' or filter such batches out`,
+    );
+  const k = kernelsFor(x);
+  const loss = empty([R], x.dtype);
+  const lse = empty([R], x.dtype);
+  k.crossEntropyForward(x, t, ignoreIndex, eps, loss, lse);
+  const rows = record(
+    loss,
+    'crossEntropy',
+    [x],
+    (g) => {
+      if (isGradEnabled()) return [crossEntropyGradOps(x, t, ignoreIndex, eps, g)];
+      const gx = empty([R, C], x.dtype);
+      k.crossEntropyBackward(x, t, lse, g, ignoreIndex, eps, gx);
+      return [gx];
+    },
+    [x, t, lse],
+  );
+  return reduction === 'none' ? rows : reduction === 'sum' ? sum(rows) : div(sum(rows), count);
+}
+
+/** The fused backward in differentiable Tensor ops (for createGraph). */
+function crossEntropyGradOps(
+  x: Tensor,
+  t: Tensor,
+  ignoreIndex: number,
+  eps: number,
+  g: Tensor,
+): Tensor {
+  const C = x.shape[1]!;
+  const tc = unsqueeze(t, 1); // (R, 1)
+  const onehot = cast(eq(arange(0, C, 1, { dtype: 'int32' }), tc), x.dtype); // (R, C)
+  const q = add(mul(onehot, 1 - eps), eps / C);
+  const keep = unsqueeze(t.ne(ignoreIndex), 1);
+  return where(keep, mul(unsqueeze(g, 1), sub(softmax(x, 1), q)), 0);
 }
 
 /**
@@ -283,6 +359,10 @@ export function crossEntropy(
   const weight = options.weight ? checkWeight(options.weight, C, x.dtype, op) : null;
   const probabilities = shapesEqual(target.shape, input.shape);
   if (!probabilities) checkIndexTarget(input, target, op);
+  if (!probabilities && !weight && x.ndim === 2 && x.size > 0 && fusedKernelsEnabled()) {
+    const out = crossEntropyFused(x, t, ignoreIndex, reduction, eps, op);
+    return unbatched && reduction === 'none' ? reshape(out, []) : out;
+  }
   const logp = logSoftmax(x, 1);
   let out: Tensor;
   if (!probabilities) {

@@ -18,7 +18,7 @@ import { formatShape, shapesEqual } from '../core/shape.js';
 import { add, logicalNot, logicalOr } from '../ops/elementwise.js';
 import { empty } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
-import { attention } from './attention.js';
+import { attention, attentionOutput } from './attention.js';
 import { linear } from './functional.js';
 import { constant_, xavierUniform_ } from './init.js';
 import type { KVCache } from './kv-cache.js';
@@ -473,7 +473,7 @@ export class MultiheadAttention extends Module {
 
   private attend(call: HeadsCall): [Tensor, Tensor | null] {
     const { allowed, bias } = this.masks(call, call.q.dtype);
-    const [o, w] = attention(call.q, call.k, call.v, {
+    const options = {
       allowed,
       bias,
       causal: call.causal,
@@ -481,10 +481,14 @@ export class MultiheadAttention extends Module {
       dropoutP: this.training ? this.dropout : 0,
       generator: this.generator,
       op: 'MultiheadAttention',
-    }); // o: (N, H, L, D), w: (N, H, L, S)
+    };
+    // Without weights, the fused (memory-linear) kernels when dropout is off.
+    const [o, w] = call.needWeights
+      ? attention(call.q, call.k, call.v, options)
+      : [attentionOutput(call.q, call.k, call.v, options), null]; // o: (N, H, L, D), w: (N, H, L, S)
     let out = this.outProj.forward(this.fromHeads(o, call.seqFirst));
     let weights: Tensor | null = null;
-    if (call.needWeights) weights = call.averageAttnWeights ? w.mean(1) : w; // (N, L, S) | (N, H, L, S)
+    if (w) weights = call.averageAttnWeights ? w.mean(1) : w; // (N, L, S) | (N, H, L, S)
     if (!call.batched) {
       out = out.squeeze(0); // (1, L, E) -> (L, E)
       weights = weights ? weights.squeeze(0) : null;

@@ -1,10 +1,15 @@
 /**
  * Adam (Kingma & Ba, 2015) with PyTorch's update rule, optional AMSGrad, and L2 weight decay;
- * AdamW (Loshchilov & Hutter, 2019) decays the weights directly instead.
+ * AdamW (Loshchilov & Hutter, 2019) decays the weights directly instead. With fused kernels on
+ * (F.setFusedKernels), each parameter is updated by one kernel pass (adamUpdate) instead of about
+ * ten tensor ops; the composite code below stays as the fallback and the test oracle.
  */
+import { fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
 import { noGrad } from '../autograd/grad-mode.js';
+import { isFloat } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
 import { zerosLike } from '../ops/creation.js';
+import { kernelsFor } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer, type ParamsArg } from './optimizer.js';
 
@@ -54,12 +59,49 @@ export class Adam extends Optimizer<AdamOptions> {
     validateAdam(this.constructor.name, o);
   }
 
+  /**
+   * One fused update of p (param, m, v and v̂ in one kernel pass), when fused kernels are on and
+   * every tensor involved is a contiguous float tensor of p's dtype; false to take the composite
+   * path. Like the in-place ops it replaces, it bumps the version of every tensor it writes.
+   */
+  private fusedStep(p: Tensor, o: AdamOptions): boolean {
+    const g = p.grad!;
+    if (!fusedKernelsEnabled() || !isFloat(p.dtype) || g.dtype !== p.dtype) return false;
+    if (!p.isContiguous() || !g.isContiguous() || g.size !== p.size) return false;
+    const s = this.stateOf(p);
+    const m = (s.expAvg as Tensor | undefined) ?? this.hold(zerosLike(p));
+    const v = (s.expAvgSq as Tensor | undefined) ?? this.hold(zerosLike(p));
+    const vmax = o.amsgrad
+      ? ((s.maxExpAvgSq as Tensor | undefined) ?? this.hold(zerosLike(p)))
+      : null;
+    s.expAvg = m;
+    s.expAvgSq = v;
+    if (vmax) s.maxExpAvgSq = vmax;
+    for (const t of vmax ? [m, v, vmax] : [m, v])
+      if (!t.isContiguous() || t.dtype !== p.dtype || t.size !== p.size) return false;
+    const step = ((s.step as number | undefined) ?? 0) + 1;
+    s.step = step;
+    kernelsFor(p).adamUpdate(p, g, m, v, vmax, {
+      lr: o.lr,
+      beta1: o.betas[0],
+      beta2: o.betas[1],
+      eps: o.eps,
+      weightDecay: o.weightDecay,
+      step,
+      decoupled: this.decoupled,
+      maximize: o.maximize,
+    });
+    for (const t of vmax ? [p, m, v, vmax] : [p, m, v]) t._buffer.version++;
+    return true;
+  }
+
   step(): void {
     noGrad(() => {
       for (const { params, options: o } of this.paramGroups) {
         const [b1, b2] = o.betas;
         for (const p of params) {
           if (!p.grad) continue;
+          if (this.fusedStep(p, o)) continue;
           let g: Tensor = o.maximize ? p.grad.neg() : p.grad;
           if (o.weightDecay !== 0) {
             if (this.decoupled) p.mul_(1 - o.lr * o.weightDecay);

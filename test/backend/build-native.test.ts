@@ -1,6 +1,6 @@
 /**
  * scripts/build-native.mjs never fails an installation: a skipped or failed build prints one line
- * and exits 0 (the reference backend is used), unless NABLA_NATIVE_STRICT=1. The failing node-gyp
+ * and exits 0 (nabla then uses its WebAssembly backend), unless NABLA_NATIVE_STRICT=1. The failing node-gyp
  * here is a stand-in script, so these tests neither compile nor touch build/.
  */
 import { test } from 'node:test';
@@ -28,7 +28,7 @@ test('NABLA_SKIP_NATIVE=1: one line, exit 0', () => {
   assert.equal(r.status, 0);
   assert.equal(
     r.stdout.trim(),
-    'nabla: native backend not built (NABLA_SKIP_NATIVE=1); using the reference backend',
+    'nabla: native backend not built (NABLA_SKIP_NATIVE=1); nabla will use its WebAssembly backend',
   );
 });
 
@@ -46,7 +46,7 @@ test('a failing node-gyp: one line with the reason, exit 0 (exit 1 when strict)'
     assert.equal(lines.length, 1);
     assert.match(
       lines[0]!,
-      /^nabla: native backend not built \(.*not found: make.*\); using the reference backend$/,
+      /^nabla: native backend not built \(.*not found: make.*\); nabla will use its WebAssembly backend$/,
     );
     assert.equal(run({ npm_config_node_gyp: fake, NABLA_NATIVE_STRICT: '1' }).status, 1);
   } finally {

@@ -63,12 +63,12 @@ test(
   },
 );
 
-test('without the addon: ref stays the default and setBackend("native") says how to build', () => {
+test('without the addon: wasm becomes the default and setBackend("native") says how to build', () => {
   const out = run(probe, {
     NABLA_BACKEND: undefined,
     NABLA_NATIVE_PATH: '/nonexistent/nabla.node',
   });
-  assert.equal(out.backend, 'ref');
+  assert.equal(out.backend, 'wasm');
   assert.equal(out.y, 54);
   const err = out.err as { name: string; message: string };
   assert.equal(err.name, 'NativeBackendError');

@@ -175,7 +175,8 @@ describe('countOps: THEORY.md §1 attention costs', () => {
     ] as const) {
       const mha = new nb.nn.MultiheadAttention({ embedDim: E, numHeads: H, batchFirst: true });
       const x = nb.randn([N, T, E]);
-      const r = countOps(() => mha.forward(x, x, x, { needWeights: false }));
+      // With weights: the composite attention, two batched products.
+      const r = countOps(() => mha.forward(x, x, x, { needWeights: true }));
       const muls = r.events.filter((e) => e.kernel === 'matmul').map((e) => e.mul);
       const D = E / H;
       assert.deepEqual(muls, [
@@ -185,6 +186,13 @@ describe('countOps: THEORY.md §1 attention costs', () => {
         N * T * E * E,
       ]);
       assert.equal(N * H * T * T * D, N * T * T * E);
+      // Without weights: one fused kernel doing both products' multiplications.
+      const f = countOps(() => mha.forward(x, x, x, { needWeights: false }));
+      const fused = f.events.filter((e) => e.kernel !== 'matmul' && e.mul > 0);
+      assert.deepEqual(
+        fused.map((e) => [e.kernel, e.mul]),
+        [['attentionForward', 2 * N * H * T * T * D]],
+      );
     }
   });
 

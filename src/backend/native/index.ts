@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type { TypedArray } from '../../core/dtype.js';
 import { NablaError } from '../../core/errors.js';
-import type { Backend, BinaryOp, Kernels, UnaryOp, View } from '../backend.js';
+import type { AttentionParams, Backend, BinaryOp, Kernels, UnaryOp, View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { arrayOf } from '../ref/storage.js';
 import { getBackend, registerBackend, registerBackendLoader, setBackend } from '../registry.js';
@@ -39,6 +39,12 @@ interface Addon {
   indexAdd(meta: Float64Array, out: TypedArray, index: TypedArray, src: TypedArray): boolean;
   gather(meta: Float64Array, x: TypedArray, index: TypedArray, out: TypedArray): boolean;
   scatterAdd(meta: Float64Array, out: TypedArray, index: TypedArray, src: TypedArray): boolean;
+  /** Fused attention (native/attention.cc); arrays q, k, v, allowed, bias, out, lse. */
+  attentionForward(meta: Float64Array, ...arrays: TypedArray[]): boolean;
+  /** The same arrays, then dOut, dq, dk, dv. */
+  attentionBackward(meta: Float64Array, ...arrays: TypedArray[]): boolean;
+  /** The fused training kernels (native/fused.cc): meta = [kernel id, scalars..., views...]. */
+  fused?(meta: Float64Array, ...arrays: TypedArray[]): boolean;
   setNumThreads(n: number): void;
   numThreads(): number;
   hardwareThreads(): number;
@@ -167,9 +173,111 @@ const BINARY_CODES: Record<BinaryOp, number> = {
 
 const REDUCE_CODES = { sum: 0, max: 1, min: 2 } as const;
 
+/**
+ * Fills `meta` for a fused attention call: scale, causal offset (+∞: none), which masks are
+ * present, then the views present, in order. False when a view has too many dims.
+ */
+function attentionMeta(views: (View | null)[], params: AttentionParams): boolean {
+  if (!fits(...views.filter((v): v is View => v !== null))) return false;
+  p = 0;
+  put(params.scale);
+  put(params.causalOffset ?? Infinity);
+  put(views[3] ? 1 : 0);
+  put(views[4] ? 1 : 0);
+  for (const v of views) if (v) putView(v);
+  return true;
+}
+
 // ---- Kernels ------------------------------------------------------------------------------------
 
 const ref = refBackend.kernels;
+
+/** Kernel ids of native/fused.cc's dispatcher. */
+const FUSED = {
+  layerNormForward: 0,
+  layerNormBackward: 1,
+  crossEntropyForward: 2,
+  crossEntropyBackward: 3,
+  lstmCellForward: 4,
+  lstmCellBackward: 5,
+  gruCellForward: 6,
+  gruCellBackward: 7,
+  adamUpdate: 8,
+} as const;
+
+/**
+ * Runs fused kernel `id` natively: views (null: an empty placeholder, with the scalars saying which
+ * are absent) after the scalars. False when the addon declines (dtype) or predates these kernels.
+ */
+function fused(id: number, scalars: readonly number[], views: readonly (View | null)[]): boolean {
+  const a = need();
+  if (!a.fused) return false;
+  const first = views[0]!;
+  const arrays: TypedArray[] = [];
+  p = 0;
+  put(id);
+  put(scalars.length);
+  for (const x of scalars) put(x);
+  put(views.length);
+  for (const v of views) {
+    // Not a spread of `first`: a Tensor's storage is a getter, which a spread would drop.
+    const w = v ?? {
+      storage: first.storage,
+      dtype: first.dtype,
+      shape: [0],
+      strides: [1],
+      offset: 0,
+    };
+    putView(w);
+    arrays.push(arrayOf(w));
+  }
+  return a.fused(meta, ...arrays);
+}
+
+const flag = (v: View | null): number => (v ? 1 : 0);
+
+const fusedKernels: Pick<Kernels, keyof typeof FUSED> = {
+  layerNormForward(x, w, b, eps, y, mean, rstd) {
+    if (!fused(FUSED.layerNormForward, [eps, flag(w), flag(b)], [x, w, b, y, mean, rstd]))
+      ref.layerNormForward(x, w, b, eps, y, mean, rstd);
+  },
+  layerNormBackward(x, w, mean, rstd, gy, gx, gw, gb) {
+    const views = [x, w, mean, rstd, gy, gx, gw, gb];
+    if (!fused(FUSED.layerNormBackward, [flag(w), flag(gw), flag(gb)], views))
+      ref.layerNormBackward(x, w, mean, rstd, gy, gx, gw, gb);
+  },
+  crossEntropyForward(x, t, ignore, eps, loss, lse) {
+    if (!fused(FUSED.crossEntropyForward, [ignore, eps], [x, t, loss, lse]))
+      ref.crossEntropyForward(x, t, ignore, eps, loss, lse);
+  },
+  crossEntropyBackward(x, t, lse, g, ignore, eps, gx) {
+    if (!fused(FUSED.crossEntropyBackward, [ignore, eps], [x, t, lse, g, gx]))
+      ref.crossEntropyBackward(x, t, lse, g, ignore, eps, gx);
+  },
+  lstmCellForward(gi, gh, bias, c, out, gates) {
+    if (!fused(FUSED.lstmCellForward, [flag(bias)], [gi, gh, bias, c, out, gates]))
+      ref.lstmCellForward(gi, gh, bias, c, out, gates);
+  },
+  lstmCellBackward(gates, c, out, gH, gC, dGates, dc) {
+    const views = [gates, c, out, gH, gC, dGates, dc];
+    if (!fused(FUSED.lstmCellBackward, [flag(gH), flag(gC)], views))
+      ref.lstmCellBackward(gates, c, out, gH, gC, dGates, dc);
+  },
+  gruCellForward(gi, gh, bias, h, out, saved) {
+    if (!fused(FUSED.gruCellForward, [flag(bias)], [gi, gh, bias, h, out, saved]))
+      ref.gruCellForward(gi, gh, bias, h, out, saved);
+  },
+  gruCellBackward(saved, h, gOut, dgi, dgh, dh) {
+    if (!fused(FUSED.gruCellBackward, [], [saved, h, gOut, dgi, dgh, dh]))
+      ref.gruCellBackward(saved, h, gOut, dgi, dgh, dh);
+  },
+  adamUpdate(param, grad, m, v, vmax, o) {
+    const scalars = [o.lr, o.beta1, o.beta2, o.eps, o.weightDecay, o.step, +o.decoupled];
+    scalars.push(+o.maximize, flag(vmax));
+    if (!fused(FUSED.adamUpdate, scalars, [param, grad, m, v, vmax]))
+      ref.adamUpdate(param, grad, m, v, vmax, o);
+  },
+};
 
 const kernels: Kernels = {
   fill(out, value) {
@@ -309,6 +417,23 @@ const kernels: Kernels = {
     }
     ref.scatterAdd(out, axis, index, src);
   },
+  attentionForward(q, k, v, allowed, bias, params, out, lse) {
+    const a = need();
+    if (attentionMeta([q, k, v, allowed, bias, out, lse], params)) {
+      const arrays = [q, k, v, allowed ?? q, bias ?? q, out, lse].map(arrayOf);
+      if (a.attentionForward(meta, ...arrays)) return;
+    }
+    ref.attentionForward(q, k, v, allowed, bias, params, out, lse);
+  },
+  attentionBackward(q, k, v, allowed, bias, params, out, lse, dOut, dq, dk, dv) {
+    const a = need();
+    if (attentionMeta([q, k, v, allowed, bias, out, lse, dOut, dq, dk, dv], params)) {
+      const views = [q, k, v, allowed ?? q, bias ?? q, out, lse, dOut, dq, dk, dv];
+      if (a.attentionBackward(meta, ...views.map(arrayOf))) return;
+    }
+    ref.attentionBackward(q, k, v, allowed, bias, params, out, lse, dOut, dq, dk, dv);
+  },
+  ...fusedKernels,
 };
 
 /**

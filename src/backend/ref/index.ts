@@ -5,11 +5,16 @@
  */
 import { allocArray, type DType, type TypedArray } from '../../core/dtype.js';
 import type { Backend, Kernels, Storage } from '../backend.js';
+import { attentionBackward, attentionForward } from './attention.js';
 import { binary, copy, fill, unary, where } from './elementwise.js';
+import { adamUpdate } from './fused-adam.js';
+import { crossEntropyBackward, crossEntropyForward } from './fused-cross-entropy.js';
+import { layerNormBackward, layerNormForward } from './fused-layer-norm.js';
+import { gruCellBackward, gruCellForward, lstmCellBackward, lstmCellForward } from './fused-rnn.js';
 import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
 import { matmul } from './matmul.js';
 import { argReduce, reduce } from './reduce.js';
-import { newRefStorage, RefStorage } from './storage.js';
+import { freeRefStorage, newRefStorage, RefStorage } from './storage.js';
 
 const kernels: Kernels = {
   fill,
@@ -24,6 +29,17 @@ const kernels: Kernels = {
   indexAdd,
   gather,
   scatterAdd,
+  attentionForward,
+  attentionBackward,
+  layerNormForward,
+  layerNormBackward,
+  crossEntropyForward,
+  crossEntropyBackward,
+  lstmCellForward,
+  lstmCellBackward,
+  gruCellForward,
+  gruCellBackward,
+  adamUpdate,
 };
 
 function data(storage: Storage): TypedArray {
@@ -54,7 +70,7 @@ export const refBackend: Backend = {
   readAsync(storage) {
     return Promise.resolve(this.read(storage));
   },
-  free() {
-    // Typed arrays are reclaimed by the garbage collector once unreferenced.
-  },
+  // Called only once a buffer's last tensor was disposed: its array may be recycled (storage.ts).
+  // Arrays of tensors dropped without dispose() are reclaimed by the garbage collector.
+  free: freeRefStorage,
 };

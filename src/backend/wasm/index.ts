@@ -1,0 +1,38 @@
+/**
+ * The wasm backend: kernels compiled to WebAssembly with 128-bit SIMD (sources in wasm/assembly/,
+ * AssemblyScript, embedded by scripts/build-wasm.mjs), for Node and browsers. Storage is the
+ * reference backend's typed arrays, so tensors of ref, wasm and native mix freely and need no
+ * explicit freeing; each kernel copies its operands into the module's memory and the result out.
+ * What it does not run itself (other dtypes, kernels it has no WebAssembly version of, or before
+ * the module is compiled) runs the reference kernels.
+ *
+ * The default backend in browsers; in Node, the fallback when the native addon is not built.
+ *
+ * @example
+ * import * as nb from 'nabla';
+ * nb.setBackend('wasm');
+ * nb.randn([256, 256]).matmul(nb.randn([256, 256])); // f32x4 GEMM
+ */
+import type { Backend, Kernels } from '../backend.js';
+import { refBackend } from '../ref/index.js';
+import { registerBackend } from '../registry.js';
+import { binary, copy, unary, where } from './elementwise.js';
+import { matmul } from './matmul.js';
+import { reduce } from './reduce.js';
+
+export { initWasm, wasmFailure } from './instance.js';
+
+const wasmKernels: Partial<Kernels> = { matmul, unary, binary, where, copy, reduce };
+
+/** The wasm backend object: the reference backend's storage, with WebAssembly kernels. */
+export const wasmBackend: Backend = {
+  ...refBackend,
+  name: 'wasm',
+  // Kernels it has no WebAssembly version of (including ones added later) are ref's.
+  kernels: { ...refBackend.kernels, ...wasmKernels },
+};
+
+/** Makes 'wasm' available to `setBackend` (compiling nothing until a kernel runs). */
+export function registerWasmBackend(): void {
+  registerBackend(wasmBackend);
+}

@@ -1,0 +1,250 @@
+/**
+ * The wasm backend's WebAssembly instance and its linear memory. Tensors keep the reference
+ * backend's typed-array storage (so wasm, ref and native tensors mix freely and the garbage
+ * collector frees them); a kernel copies its operands into this memory, runs, and copies the result
+ * out. The memory is a per-call arena: `begin()` resets it and `alloc` hands out 16-byte-aligned
+ * blocks, growing the memory when needed (WebAssembly memory never shrinks, so it stays as large as
+ * the largest call so far).
+ *
+ * Compilation is synchronous on first use, except where the platform forbids it (Chrome's main
+ * thread refuses to compile modules over 4 KB synchronously): there `initWasm()` compiles
+ * asynchronously, and the kernels run the reference kernels until it is done.
+ */
+import { KERNELS_WASM_BASE64 } from './binary.js';
+
+/** The module's exports (wasm/assembly/index.ts). Addresses are byte offsets; sizes are i32. */
+export interface KernelExports {
+  memory: { buffer: ArrayBuffer; grow(pages: number): number };
+  heapBase(): number;
+  gemmScratchBytes(): number;
+  gemm(
+    batch: number,
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    sab: number,
+    sam: number,
+    sak: number,
+    b: number,
+    sbb: number,
+    sbk: number,
+    sbn: number,
+    c: number,
+    scratch: number,
+  ): void;
+  unary(op: number, rows: number, n: number, x: number, sxr: number, sx: number, out: number): void;
+  binary(
+    op: number,
+    rows: number,
+    n: number,
+    a: number,
+    sar: number,
+    sa: number,
+    b: number,
+    sbr: number,
+    sb: number,
+    out: number,
+  ): void;
+  where(
+    rows: number,
+    n: number,
+    c: number,
+    scr: number,
+    sc: number,
+    a: number,
+    sar: number,
+    sa: number,
+    b: number,
+    sbr: number,
+    sb: number,
+    out: number,
+  ): void;
+  reduce(
+    op: number,
+    ni: number,
+    nj: number,
+    nk: number,
+    x: number,
+    si: number,
+    sj: number,
+    sk: number,
+    out: number,
+    scratch: number,
+  ): void;
+}
+
+// The part of the WebAssembly JS API used here (not in the ES lib; the DOM lib is not loaded).
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: unknown } }>;
+}
+declare const WebAssembly: WasmApi;
+
+const PAGE = 65536;
+
+let exports: KernelExports | null = null;
+let failure: string | null = null;
+let pending: Promise<boolean> | null = null;
+
+/** Decodes base64 without atob/Buffer (neither is in every runtime's typings). */
+export function decodeBase64(s: string): Uint8Array {
+  const table = new Int8Array(128).fill(-1);
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  for (let i = 0; i < 64; i++) table[alphabet.charCodeAt(i)] = i;
+  let n = s.length;
+  while (n > 0 && s[n - 1] === '=') n--;
+  const out = new Uint8Array((n * 3) >> 2);
+  let bits = 0;
+  let acc = 0;
+  let o = 0;
+  for (let i = 0; i < n; i++) {
+    acc = (acc << 6) | table[s.charCodeAt(i)]!;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[o++] = (acc >> bits) & 0xff;
+    }
+  }
+  return out;
+}
+
+function adopt(e: unknown): void {
+  exports = e as KernelExports;
+  top = base = (exports.heapBase() + 15) & ~15;
+}
+
+let syncTried = false;
+
+/**
+ * Runs GEMM calls on several threads: `run(tasks)` runs each task's `gemm` arguments (the first on
+ * the calling thread) and returns when all are done. Set by src/backend/wasm/node/threads.ts.
+ */
+export interface GemmPool {
+  readonly threads: number;
+  run(tasks: number[][]): void;
+}
+
+let pool: GemmPool | null = null;
+
+/** @internal Replaces the kernels by `e` (a shared-memory instance) with a thread pool. */
+export function useKernels(e: unknown, p: GemmPool | null): void {
+  adopt(e);
+  pool = p;
+  syncTried = true;
+  failure = null;
+}
+
+/** The GEMM thread pool, if threads were started. */
+export function gemmPool(): GemmPool | null {
+  return pool;
+}
+
+/** The instance, compiled synchronously on first use; null where that is not allowed (yet). */
+export function kernelsOrNull(): KernelExports | null {
+  if (exports || syncTried) return exports;
+  syncTried = true;
+  try {
+    const module = new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
+    adopt(new WebAssembly.Instance(module, {}).exports);
+  } catch (e) {
+    failure = typeof WebAssembly === 'undefined' ? 'WebAssembly is not available' : String(e);
+    // Chrome's main thread: an asynchronous compile is allowed; the kernels use ref meanwhile.
+    void initWasm();
+  }
+  return exports;
+}
+
+/**
+ * Compiles the kernels asynchronously (allowed everywhere); resolves to whether they are ready.
+ * The browser entry calls it at import; awaiting it makes the first kernels run in WebAssembly.
+ *
+ * @example
+ * import * as nb from 'nabla';
+ * await nb.initWasm();
+ */
+export function initWasm(): Promise<boolean> {
+  if (exports) return Promise.resolve(true);
+  pending ??= (async () => {
+    try {
+      if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
+      const { instance } = await WebAssembly.instantiate(decodeBase64(KERNELS_WASM_BASE64), {});
+      adopt(instance.exports);
+      failure = null;
+      return true;
+    } catch (e) {
+      failure = e instanceof Error ? e.message : String(e);
+      return false;
+    }
+  })();
+  return pending;
+}
+
+/** Why the kernels are not running in WebAssembly (null when they are, or not yet tried). */
+export function wasmFailure(): string | null {
+  return exports ? null : failure;
+}
+
+// ---- Arena ---------------------------------------------------------------------------------------
+
+/**
+ * @internal Elementwise calls on fewer elements than this run the reference kernels, which beat
+ * the copies in and out at that size (measured: ref is faster below about 128 to 256 elements).
+ * The tests set it to 0 to run every size in WebAssembly.
+ */
+export const wasmTuning = { minElements: 256 };
+
+let calls = 0;
+
+/** @internal How many kernel calls have run in WebAssembly (or tried to): for the tests. */
+export function wasmKernelCalls(): number {
+  return calls;
+}
+
+let base = 0;
+let top = 0;
+let f32View = new Float32Array(0);
+
+/**
+ * Starts a kernel call that will allocate at most `bytes` (plus 16 per block for alignment):
+ * earlier blocks are released and the memory grows if needed. False when it cannot grow that far
+ * (WebAssembly's 4 GiB, or the platform's limit): the caller then runs the reference kernel.
+ */
+export function begin(bytes: number): boolean {
+  const e = exports!;
+  top = base;
+  calls++;
+  const end = base + bytes;
+  const have = e.memory.buffer.byteLength;
+  if (end <= have) return true;
+  if (end > 0xffff0000) return false;
+  try {
+    return e.memory.grow(Math.ceil((end - have) / PAGE)) !== -1;
+  } catch {
+    return false;
+  }
+}
+
+/** A 16-byte-aligned block of `bytes` inside what `begin` reserved; returns its address. */
+export function alloc(bytes: number): number {
+  const ptr = top;
+  top = (top + bytes + 15) & ~15;
+  return ptr;
+}
+
+let u8View = new Uint8Array(0);
+
+/** A Uint8Array over the whole memory (renewed after the memory grows). */
+export function heapU8(): Uint8Array {
+  const buf = exports!.memory.buffer;
+  if (u8View.buffer !== buf) u8View = new Uint8Array(buf);
+  return u8View;
+}
+
+/** A Float32Array over the whole memory (renewed after the memory grows). */
+export function heapF32(): Float32Array {
+  const buf = exports!.memory.buffer;
+  if (f32View.buffer !== buf) f32View = new Float32Array(buf);
+  return f32View;
+}

@@ -1,0 +1,99 @@
+/// <reference types="node" />
+/**
+ * Worker threads for the wasm backend's GEMM in Node: the kernels are instantiated over one shared
+ * WebAssembly memory (the shared build of wasm/assembly/) on this thread and on n − 1 workers;
+ * matmul splits its batches or rows among them and blocks with Atomics.wait until all are done (a
+ * browser's main thread may not block, so this is Node only). Workers are unref'd: they never keep
+ * the process alive.
+ */
+import { Worker } from 'node:worker_threads';
+import { KERNELS_SHARED_WASM_BASE64 } from '../binary.js';
+import { decodeBase64, type KernelExports, useKernels } from '../instance.js';
+
+// The part of the WebAssembly JS API used here.
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => object;
+}
+declare const WebAssembly: WasmApi;
+
+const SLOT = 16; // Int32 words per thread in the control block (14 gemm arguments)
+const GEN = 0; // bumped to start a round
+const PENDING = 1; // workers still running this round
+
+// A worker: waits for a round, runs its slot's gemm (batch 0 does nothing), counts down.
+const WORKER = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control, index } = workerData;
+const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const ctrl = new Int32Array(control);
+let gen = 0;
+for (;;) {
+  Atomics.wait(ctrl, ${GEN}, gen);
+  gen = Atomics.load(ctrl, ${GEN});
+  const p = 2 + index * ${SLOT};
+  k.gemm(ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6],
+    ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[p + 12], ctrl[p + 13]);
+  if (Atomics.sub(ctrl, ${PENDING}, 1) === 1) Atomics.notify(ctrl, ${PENDING});
+}
+`;
+
+let started = 0;
+
+/**
+ * Runs the wasm backend's matmul on `n` threads (this one included) from now on. Once per process:
+ * a second call with another count throws.
+ */
+export function startWasmThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`wasm threads: expected n ≥ 1, got ${n}`);
+  if (started) {
+    if (started !== n) throw new RangeError(`wasm threads: already started with ${started}`);
+    return;
+  }
+  started = n;
+  const module = new WebAssembly.Module(decodeBase64(KERNELS_SHARED_WASM_BASE64));
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  const k = new WebAssembly.Instance(module, { env: { memory } }).exports as KernelExports;
+  const control = new SharedArrayBuffer(4 * (2 + SLOT * n));
+  const ctrl = new Int32Array(control);
+  for (let i = 1; i < n; i++) {
+    const w = new Worker(WORKER, { eval: true, workerData: { module, memory, control, index: i } });
+    w.unref();
+  }
+  useKernels(k, {
+    threads: n,
+    run(tasks) {
+      for (let i = 1; i < n; i++) {
+        const t = tasks[i];
+        // Int32 words: addresses past 2 GiB wrap to the same i32 bits the kernel takes.
+        for (let j = 0; j < 14; j++) ctrl[2 + i * SLOT + j] = t ? t[j]! : 0;
+      }
+      Atomics.store(ctrl, PENDING, n - 1);
+      Atomics.add(ctrl, GEN, 1);
+      Atomics.notify(ctrl, GEN);
+      const t0 = tasks[0]!;
+      k.gemm(
+        t0[0]!,
+        t0[1]!,
+        t0[2]!,
+        t0[3]!,
+        t0[4]!,
+        t0[5]!,
+        t0[6]!,
+        t0[7]!,
+        t0[8]!,
+        t0[9]!,
+        t0[10]!,
+        t0[11]!,
+        t0[12]!,
+        t0[13]!,
+      );
+      for (;;) {
+        const left = Atomics.load(ctrl, PENDING);
+        if (left === 0) break;
+        Atomics.wait(ctrl, PENDING, left);
+      }
+    },
+  });
+}

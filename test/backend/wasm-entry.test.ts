@@ -1,0 +1,107 @@
+/**
+ * How the entry points choose the wasm backend, each in a fresh `node` process: in Node without
+ * the native addon, `nabla` falls back to wasm and says so in one warning; NABLA_BACKEND=wasm
+ * selects it without a word; the browser entry, run in Node, keeps ref and lists wasm.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const src = (p: string): string => pathToFileURL(join(root, 'src', p)).href;
+
+/** Runs `program` (through tsx) in a fresh process; returns its JSON output and its stderr. */
+function run(
+  program: string,
+  env: Record<string, string | undefined>,
+): { out: Record<string, unknown>; stderr: string } {
+  const file = join(here, `.tmp-wasm-entry-${process.pid}-${Date.now()}.ts`);
+  writeFileSync(file, program);
+  try {
+    const childEnv = { ...process.env, ...env };
+    for (const [k, v] of Object.entries(env)) if (v === undefined) delete childEnv[k];
+    const r = spawnSync(process.execPath, ['--import', 'tsx', file], {
+      cwd: root,
+      encoding: 'utf8',
+      env: childEnv,
+    });
+    assert.equal(r.status, 0, `node exited with ${r.status}:\n${r.stderr}`);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+    return { out, stderr: r.stderr };
+  } finally {
+    rmSync(file, { force: true });
+  }
+}
+
+const probe = (entry: string): string => `
+import * as nb from '${src(entry)}';
+const x = nb.tensor([[1, 2], [3, 4]]);
+const y = x.matmul(x).sum().item();
+console.log(JSON.stringify({ backend: x.device, y, list: nb.listBackends() }));
+`;
+
+test('in Node without the native addon, nabla uses wasm and warns once', () => {
+  const { out, stderr } = run(probe('index.node.ts'), {
+    NABLA_BACKEND: undefined,
+    NABLA_NATIVE_PATH: '/nonexistent/nabla.node',
+  });
+  assert.equal(out.backend, 'wasm');
+  assert.equal(out.y, 54);
+  const warnings = stderr.split('\n').filter((l) => l.includes('nabla:'));
+  assert.equal(warnings.length, 1, stderr);
+  assert.match(warnings[0]!, /native backend not built/);
+  assert.match(warnings[0]!, /wasm/);
+  assert.match(warnings[0]!, /npm rebuild nabla/);
+});
+
+test('NABLA_BACKEND=wasm selects wasm without a warning', () => {
+  const { out, stderr } = run(probe('index.node.ts'), { NABLA_BACKEND: 'wasm' });
+  assert.equal(out.backend, 'wasm');
+  assert.equal(out.y, 54);
+  assert.doesNotMatch(stderr, /nabla:/);
+});
+
+test('the browser entry, run in Node, keeps ref as the default and registers wasm', () => {
+  const { out } = run(probe('index.ts'), { NABLA_BACKEND: undefined });
+  assert.equal(out.backend, 'ref');
+  assert.ok((out.list as string[]).includes('wasm'));
+});
+
+test('the browser entry outside Node (no `process`) makes wasm the default', () => {
+  const program = `
+const saved = globalThis.process;
+// What a browser looks like to the entry: no process global while it evaluates.
+Object.defineProperty(globalThis, 'process', { value: undefined, configurable: true, writable: true });
+const nb = await import('${src('index.ts')}');
+Object.defineProperty(globalThis, 'process', { value: saved, configurable: true, writable: true });
+const ready = await nb.initWasm();
+const x = nb.tensor([[1, 2], [3, 4]]);
+console.log(JSON.stringify({ backend: x.device, ready, y: x.matmul(x).sum().item() }));
+`;
+  const { out } = run(program, { NABLA_BACKEND: undefined });
+  assert.equal(out.backend, 'wasm');
+  assert.equal(out.ready, true);
+  assert.equal(out.y, 54);
+});
+
+test('NABLA_WASM_THREADS=2 runs the wasm matmul on two threads, and the process still exits', () => {
+  const program = `
+import * as nb from '${src('index.node.ts')}';
+import { gemmPool } from '${src('backend/wasm/instance.ts')}';
+nb.manualSeed(0);
+const a = nb.randn([96, 80]);
+const b = nb.randn([80, 112]);
+const y = a.matmul(b);
+nb.setBackend('ref');
+const diff = y.sub(a.matmul(b)).abs().max().item();
+console.log(JSON.stringify({ backend: y.device, threads: gemmPool()?.threads ?? 1, diff }));
+`;
+  const { out } = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_THREADS: '2' });
+  assert.equal(out.backend, 'wasm');
+  assert.equal(out.threads, 2);
+  assert.ok((out.diff as number) < 1e-4, `max difference ${out.diff}`);
+});

@@ -1,0 +1,73 @@
+/**
+ * Helpers for the wasm-backend tests: outputs surrounded by junk (to catch stray writes) and a
+ * matmul check against the reference kernel within float32's error bound.
+ */
+import assert from 'node:assert/strict';
+import type { Kernels, View } from '../../src/backend/backend.js';
+import { refBackend } from '../../src/backend/ref/index.js';
+import { Rng, cloneView, dataOf, randomStorage } from './native-helpers.js';
+
+/** A contiguous output of `shape` at `offset` inside a storage filled with random junk. */
+export function junkOut(
+  rng: Rng,
+  shape: readonly number[],
+  offset = 0,
+  dtype: 'float32' | 'float64' = 'float32',
+): View {
+  const size = shape.reduce((p, d) => p * d, 1);
+  const strides = new Array<number>(shape.length);
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = acc;
+    acc *= shape[d]!;
+  }
+  return {
+    storage: randomStorage(rng, dtype, size + offset + 3, 'normal'),
+    dtype,
+    shape: [...shape],
+    strides,
+    offset,
+  };
+}
+
+/** Element (i0, i1, ...) of a view. */
+function at(v: View, idx: readonly number[]): number {
+  let o = v.offset;
+  for (let d = 0; d < idx.length; d++) o += idx[d]! * v.strides[d]!;
+  return dataOf(v)[o]!;
+}
+
+/**
+ * Runs wasm and ref on (batch, M, K) · (batch, K, N) and checks every element against the float32
+ * error bound (K + 2)·u·Σ|a||b| (ref accumulates in float64), and the junk around `out` untouched.
+ */
+export function checkMatmul(wasm: Kernels, a: View, b: View, what: string): void {
+  const rng = new Rng(7);
+  const [batch, M, K] = a.shape as [number, number, number];
+  const N = b.shape[2]!;
+  const out = junkOut(rng, [batch, M, N], 2);
+  const oRef = cloneView(out);
+  const oWasm = cloneView(out);
+  refBackend.kernels.matmul(a, b, oRef);
+  wasm.matmul(a, b, oWasm);
+  const r = dataOf(oRef);
+  const w = dataOf(oWasm);
+  assert.equal(w.length, r.length);
+  for (let i = 0; i < 2; i++) assert.equal(w[i], r[i], `${what}: wrote before out`);
+  for (let i = 2 + batch * M * N; i < r.length; i++)
+    assert.equal(w[i], r[i], `${what}: wrote after out`);
+  const u = 2 ** -24;
+  for (let t = 0; t < batch; t++) {
+    for (let i = 0; i < M; i++) {
+      for (let j = 0; j < N; j++) {
+        let mag = 0;
+        for (let k = 0; k < K; k++) mag += Math.abs(at(a, [t, i, k]) * at(b, [t, k, j]));
+        const p = 2 + (t * M + i) * N + j;
+        const bound = (K + 2) * u * mag + 1e-30;
+        if (!(Math.abs(w[p]! - r[p]!) <= bound)) {
+          assert.fail(`${what}: [${t},${i},${j}] wasm ${w[p]} ref ${r[p]} (bound ${bound})`);
+        }
+      }
+    }
+  }
+}
