@@ -46,25 +46,37 @@ export class Buffer {
     liveBuffers++;
     liveBytes += this.bytes;
     if (liveBytes > peakBytes) peakBytes = liveBytes;
-    if (!backend.gcManaged) finalizer.register(this, { backend, handle, bytes: this.bytes }, this);
+    // Every buffer is registered, so that one dropped without dispose() (a gradient that
+    // zeroGrad() lets go, say) leaves the counters once collected. Only non-GC backends get the
+    // handle back to free; holding a typed array here would keep it alive.
+    finalizer.register(
+      this,
+      backend.gcManaged
+        ? { backend: null, handle: null, bytes: this.bytes }
+        : { backend, handle, bytes: this.bytes },
+      this,
+    );
   }
 
   release(): void {
     if (--this.refs > 0 || this.freed) return;
     this.freed = true;
     countFree(this.bytes);
-    if (!this.backend.gcManaged) finalizer.unregister(this);
+    finalizer.unregister(this);
     this.backend.free(this.handle);
   }
 }
 
-// Frees a non-GC buffer whose every tensor became unreachable without dispose().
-const finalizer = new FinalizationRegistry<{ backend: Backend; handle: Storage; bytes: number }>(
-  ({ backend, handle, bytes }) => {
-    countFree(bytes);
-    backend.free(handle);
-  },
-);
+// A buffer whose every tensor became unreachable without dispose(): uncounted, and freed on
+// backends whose memory the garbage collector cannot see.
+const finalizer = new FinalizationRegistry<{
+  backend: Backend | null;
+  handle: Storage | null;
+  bytes: number;
+}>(({ backend, handle, bytes }) => {
+  countFree(bytes);
+  if (backend && handle) backend.free(handle);
+});
 
 /** Counters of tensor buffers, from `memoryStats()`. */
 export interface MemoryStats {
@@ -83,10 +95,11 @@ export interface MemoryStats {
 
 /**
  * Bytes and count of tensor buffers allocated and not yet released, and the peak since the last
- * reset. A buffer is released when its last tensor is disposed (by `dispose()` or a `scope`), or
- * when the garbage collector finalizes it on backends whose memory it cannot see (WASM, GPU). On
- * the reference backend the garbage collector reclaims dropped tensors silently, so these counters
- * measure what a computation holds when it runs inside `scope()` — what a non-GC backend would.
+ * reset. A buffer is released when its last tensor is disposed (by `dispose()` or a `scope`), or,
+ * for tensors dropped without `dispose()` (a gradient that `zeroGrad()` lets go), some time after
+ * the garbage collector has reclaimed them: a FinalizationRegistry callback, which runs only when
+ * the event loop turns, uncounts them (and frees them on backends whose memory the collector cannot
+ * see). Inside one synchronous computation the counters therefore measure what it holds.
  *
  * @example
  * nb.memoryStats({ resetPeak: true });
