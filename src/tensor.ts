@@ -54,10 +54,13 @@ export class Tensor implements View, Disposable {
     track(this);
   }
 
-  /** @internal A new contiguous tensor backed by a fresh zeroed buffer. */
-  static _empty(shape: Shape, dtype: DType): Tensor {
+  /**
+   * @internal A new contiguous tensor backed by a fresh zeroed buffer, or, with `uninitialized`,
+   * one whose contents are undefined (the caller's kernel must write every element).
+   */
+  static _empty(shape: Shape, dtype: DType, uninitialized = false): Tensor {
     const backend = getBackend();
-    const buf = new Buffer(backend, backend.alloc(dtype, sizeOf(shape)));
+    const buf = new Buffer(backend, backend.alloc(dtype, sizeOf(shape), uninitialized));
     return new Tensor(buf, [...shape], contiguousStrides(shape), 0, dtype);
   }
 

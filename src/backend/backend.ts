@@ -255,8 +255,11 @@ export interface Backend {
    */
   readonly gcManaged: boolean;
   readonly kernels: Kernels;
-  /** A zero-filled buffer of `size` elements. */
-  alloc(dtype: DType, size: number): Storage;
+  /**
+   * A zero-filled buffer of `size` elements; with `uninitialized`, its contents may be anything
+   * (for outputs that a kernel overwrites whole, saving the zero-fill of a reused buffer).
+   */
+  alloc(dtype: DType, size: number, uninitialized?: boolean): Storage;
   /** Copies `data` (converted to the storage's dtype) into the storage, starting at `offset`. */
   write(storage: Storage, data: ArrayLike<number>, offset?: number): void;
   /** A fresh typed-array copy of the storage's contents (synchronous: CPU backends). */

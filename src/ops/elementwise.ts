@@ -12,6 +12,7 @@ import { sumToShape } from './movement.js';
 import {
   castPlain,
   empty,
+  emptyForKernel,
   kernelsFor,
   promoteArithmetic,
   requireFloat,
@@ -34,7 +35,7 @@ export function broadcastView(t: Tensor, shape: Shape): View {
 
 /** Runs a unary kernel into a new tensor of `dtype`. */
 function runUnary(op: UnaryOp, x: Tensor, dtype: DType): Tensor {
-  const out = empty(x.shape, dtype);
+  const out = emptyForKernel(x.shape, dtype);
   kernelsFor(x).unary(op, x, out);
   return out;
 }
@@ -113,7 +114,7 @@ function operands(op: string, a: TensorLike, b: TensorLike, allowBool = false): 
 
 function runBinary(op: BinaryOp, a: Tensor, b: Tensor, dtype: DType, name: string): Tensor {
   const shape = broadcastShapes(name, a.shape, b.shape);
-  const out = empty(shape, dtype);
+  const out = emptyForKernel(shape, dtype);
   kernelsFor(a).binary(op, broadcastView(a, shape), broadcastView(b, shape), out);
   return out;
 }
@@ -260,7 +261,7 @@ export function where(cond: Tensor, a: TensorLike, b: TensorLike): Tensor {
   }
   const [x, y] = operands('where', a, b, true);
   const shape = broadcastShapes('where', cond.shape, x.shape, y.shape);
-  const out = empty(shape, x.dtype);
+  const out = emptyForKernel(shape, x.dtype);
   kernelsFor(cond).where(
     broadcastView(cond, shape),
     broadcastView(x, shape),

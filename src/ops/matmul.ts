@@ -9,7 +9,7 @@ import { broadcastShapes, formatShape, sizeOf } from '../core/shape.js';
 import type { Tensor } from '../tensor.js';
 import { reshape, sumToShape, transpose, unsqueeze, squeeze } from './movement.js';
 import { contiguous } from './movement.js';
-import { empty, kernelsFor } from './util.js';
+import { empty, emptyForKernel, kernelsFor } from './util.js';
 
 /**
  * The matrix product of `a` and `b`.
@@ -64,7 +64,8 @@ function batchedMatmul(a: Tensor, b: Tensor): Tensor {
   }
   const batch = broadcastShapes('matmul (batch dims)', a.shape.slice(0, -2), b.shape.slice(0, -2));
   const bt = sizeOf(batch);
-  const out = empty([...batch, M, N], a.dtype);
+  // Every kernel's GEMM overwrites the output when K > 0; K = 0 needs the zeros.
+  const out = (K > 0 ? emptyForKernel : empty)([...batch, M, N], a.dtype);
   const k = kernelsFor(a);
   if (b.ndim === 2 && a.ndim > 2 && canFold(a)) {
     // (B, T, K) @ (K, N): one (B·T, K) @ (K, N) product instead of B small ones.

@@ -22,6 +22,14 @@ export function empty(shape: Shape, dtype: DType): Tensor {
   return Tensor._empty(shape, dtype);
 }
 
+/**
+ * A new contiguous tensor whose contents are undefined (a reused buffer is not zero-filled), for
+ * the output of a kernel that writes every element of it: unary, binary, where, matmul with K > 0.
+ */
+export function emptyForKernel(shape: Shape, dtype: DType): Tensor {
+  return Tensor._empty(shape, dtype, true);
+}
+
 /** A 0-d tensor holding `value` in `dtype`. */
 export function scalarTensor(value: number, dtype: DType): Tensor {
   const t = empty([], dtype);

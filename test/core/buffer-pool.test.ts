@@ -249,3 +249,45 @@ describe('training with the pool', () => {
     assert.ok(on.losses[3]! < on.losses[0]!, 'it trains');
   });
 });
+
+describe('outputs allocated without zero-fill', () => {
+  /** Leaves `count` arrays of `size` float32 NaNs (and bool 1s) in the pool, as stale contents. */
+  function poison(size: number, count = 4): void {
+    for (let i = 0; i < count; i++) {
+      nb.full([size], Number.NaN).dispose();
+      nb.ones([size], { dtype: 'bool' }).dispose();
+    }
+  }
+
+  test('unary, binary, comparison, where and matmul outputs overwrite a reused array whole', () => {
+    nb.manualSeed(3);
+    const x = nb.randn([5, 6]);
+    const y = nb.randn([6]);
+    const a = nb.randn([5, 3]);
+    const b = nb.randn([3, 6]);
+    const ops: Record<string, () => nb.Tensor> = {
+      exp: () => x.exp(),
+      add: () => x.add(y),
+      mul: () => x.mul(2),
+      gt: () => x.gt(y),
+      where: () => nb.where(x.gt(0), x, y),
+      matmul: () => a.matmul(b),
+    };
+    for (const [name, f] of Object.entries(ops)) {
+      nb.setBufferPooling(false);
+      const expected = f().toArray();
+      nb.setBufferPooling(true);
+      poison(30);
+      const hitsBefore = pool().hits;
+      const got = f();
+      assert.ok(pool().hits > hitsBefore, `${name}: its output came from the pool`);
+      assert.deepEqual(got.toArray(), expected, name);
+    }
+  });
+
+  test('a matmul with K = 0 still gives zeros from a reused array', () => {
+    poison(12);
+    const out = nb.zeros([3, 0]).matmul(nb.zeros([0, 4]));
+    assert.deepEqual(Array.from(out.dataSync()), new Array(12).fill(0));
+  });
+});

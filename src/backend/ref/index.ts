@@ -50,7 +50,8 @@ export const refBackend: Backend = {
   name: 'ref',
   gcManaged: true,
   kernels,
-  alloc: (dtype: DType, size: number) => newRefStorage(dtype, size),
+  alloc: (dtype: DType, size: number, uninitialized?: boolean) =>
+    newRefStorage(dtype, size, uninitialized),
   write(storage, values, offset = 0) {
     const d = data(storage);
     if (storage.dtype === 'bool') {

@@ -84,14 +84,14 @@ function compactFifo(): void {
   }
 }
 
-function take(dtype: DType, size: number): TypedArray | null {
+function take(dtype: DType, size: number, zero: boolean): TypedArray | null {
   const bucket = buckets[dtype].get(size);
   const e = bucket?.pop();
   if (e === undefined) return null;
   e.taken = true;
   pooledBytes -= e.bytes;
   pooledBuffers--;
-  e.data.fill(0); // alloc returns zeros, whatever the array held before
+  if (zero) e.data.fill(0); // alloc returns zeros, whatever the array held before
   return e.data;
 }
 
@@ -149,10 +149,13 @@ export function configureBufferPool(on: boolean, bound?: number): void {
 
 // ---- Allocation --------------------------------------------------------------------------------
 
-/** A zero-filled storage, from the pool when it holds an array of this dtype and length. */
-export function newRefStorage(dtype: DType, size: number): RefStorage {
+/**
+ * A zero-filled storage, from the pool when it holds an array of this dtype and length. With
+ * `uninitialized`, a pooled array keeps what it held (for outputs a kernel overwrites whole).
+ */
+export function newRefStorage(dtype: DType, size: number, uninitialized = false): RefStorage {
   if (enabled && size > 0) {
-    const data = take(dtype, size);
+    const data = take(dtype, size, !uninitialized);
     if (data !== null) {
       hits++;
       return new RefStorage(dtype, data);
