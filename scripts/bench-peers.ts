@@ -141,7 +141,13 @@ function run(r: Runner, spec: RunSpec, dir: string): Outcome {
   const p = spawnSync(cmd, [...args, specPath], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, OMP_NUM_THREADS: t, MKL_NUM_THREADS: t, NABLA_NUM_THREADS: t },
+    env: {
+      ...process.env,
+      OMP_NUM_THREADS: t,
+      MKL_NUM_THREADS: t,
+      NABLA_NUM_THREADS: t,
+      NABLA_WASM_THREADS: t,
+    },
     maxBuffer: 64 * 1024 * 1024,
   });
   const wallS = (performance.now() - started) / 1000;
@@ -434,9 +440,9 @@ async function main(): Promise<void> {
           backend: 'native',
           threads: t,
         });
-      // nabla's wasm backend runs on one thread.
-      if (backends.includes('wasm') && t === o.threads[0])
-        plan.push({ label: 'nabla wasm 1t', framework: 'nabla', backend: 'wasm', threads: 1 });
+      // nabla's wasm backend: its matmul on t worker threads (NABLA_WASM_THREADS), the rest on one.
+      if (backends.includes('wasm'))
+        plan.push({ label: `nabla wasm ${t}t`, framework: 'nabla', backend: 'wasm', threads: t });
       if (noTorch === null)
         plan.push({ label: `torch ${t}t`, framework: 'torch', backend: 'cpu', threads: t });
       plan.push({ label: `tfjs wasm ${t}t`, framework: 'tfjs', backend: 'wasm', threads: t });
