@@ -14,6 +14,7 @@
 import os from 'node:os';
 import * as nb from '../src/index.js';
 import { nativeBackendInfo, setNumThreads, useNativeBackend } from '../src/backend/native/index.js';
+import { cpuModel } from './bench-util.js';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -61,7 +62,7 @@ function step(T: number, fused: boolean): { ms: number; peak: number } {
 console.log(
   `attention forward+backward, float32, batch 1, ${H} heads, head size ${D}${causal ? ', causal' : ''}; ` +
     `backend ${backend}${backend === 'native' ? ` (${nativeBackendInfo().numThreads} threads)` : ''}; ` +
-    `${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} logical CPUs`,
+    `${cpuModel()}, ${os.cpus().length} logical CPUs`,
 );
 console.log('| T | fused ms | fused peak MiB | composite ms | composite peak MiB |');
 console.log('| ---: | ---: | ---: | ---: | ---: |');

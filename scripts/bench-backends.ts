@@ -10,7 +10,6 @@
  * both are printed). Run with: node --import tsx scripts/bench-backends.ts [--quick]
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import * as nb from '../src/index.js';
 import { nativeBackendInfo, setNumThreads, useNativeBackend } from '../src/backend/native/index.js';
@@ -48,16 +47,6 @@ function measure(fn: () => void): Timing {
   const mid = samples.length >> 1;
   const median = samples.length % 2 ? samples[mid]! : (samples[mid - 1]! + samples[mid]!) / 2;
   return { median, best: samples[0]! };
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1]!.trim();
-  } catch {
-    // not Linux: fall back to what Node reports
-  }
-  return os.cpus()[0]?.model ?? 'unknown CPU';
 }
 
 const gflops = (n: number, ms: number): number => (2 * n * n * n) / (ms * 1e6);
@@ -119,6 +108,7 @@ def step():
 out["mlp"] = measure(step)
 print(json.dumps(out))
 `;
+import { cpuModel } from './bench-util.js';
 
 interface TorchResult {
   version: string;

@@ -21,7 +21,7 @@
  * many timed steps for everyone)
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,7 @@ import {
   type RunSpec,
   type Workload,
 } from './peers/spec.js';
+import { cpuModel } from './bench-util.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 /** Relative agreement required of the first step's loss (the initial weights) across frameworks. */
@@ -169,16 +170,6 @@ function torchAvailable(): string | null {
 }
 
 // ---- Report -------------------------------------------------------------------------------------
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1]!.trim();
-  } catch {
-    // not Linux: what Node reports
-  }
-  return os.cpus()[0]?.model ?? 'unknown CPU';
-}
 
 const load = (): string =>
   os

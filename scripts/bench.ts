@@ -6,9 +6,9 @@
  * Every measurement warms up, then repeats until at least MIN_MS of samples, and reports the median.
  * Run with: node --import tsx scripts/bench.ts
  */
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import * as nb from '../src/index.js';
+import { cpuModel } from './bench-util.js';
 
 const MIN_MS = 1000;
 const WARMUP_MS = 200;
@@ -78,16 +78,6 @@ function maxAbsDiff(x: ArrayLike<number>, y: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
   return m;
-}
-
-function cpuModel(): string {
-  try {
-    const m = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
-    if (m) return m[1]!.trim();
-  } catch {
-    // not Linux: fall back to what Node reports
-  }
-  return os.cpus()[0]?.model ?? 'unknown CPU';
 }
 
 const gflops = (n: number, ms: number): number => (2 * n * n * n) / (ms * 1e6);

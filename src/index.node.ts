@@ -28,3 +28,7 @@ if (wanted === 'wasm') {
 // Opt-in worker threads for the wasm backend's matmul (NABLA_WASM_THREADS=2, say).
 const wasmThreads = Number(process.env.NABLA_WASM_THREADS ?? 1);
 if (Number.isInteger(wasmThreads) && wasmThreads > 1) startWasmThreads(wasmThreads);
+else if (!(Number.isInteger(wasmThreads) && wasmThreads >= 1))
+  console.warn(
+    `nabla: NABLA_WASM_THREADS=${process.env.NABLA_WASM_THREADS} is not an integer >= 1; the wasm backend's matmul runs on one thread`,
+  );

@@ -182,11 +182,10 @@ export async function labCommand(o: LabCommandOptions): Promise<number> {
   for (const [flag, v] of [
     ['--text', o.text],
     ['--max-tokens', o.maxTokens],
+    ['--checkpoint', o.checkpoint],
   ] as const)
     if (v !== undefined && !usesModel)
       throw new UsageError(`${flag} applies to attention-maps, not ${o.experiment}`);
-  if (o.checkpoint !== undefined && !usesModel)
-    throw new UsageError(`--checkpoint applies to attention-maps, not ${o.experiment}`);
 
   const runOptions: LabRunOptions = { ...sizes, quick: o.quick ?? false, seed: o.seed ?? 0 };
   const jobs: LabJob[] = [];

@@ -12,7 +12,7 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { ShapeError, ValueError } from '../core/errors.js';
 import { scope } from '../memory.js';
 import { tensor } from '../ops/creation.js';
-import { GPT, CausalSelfAttention } from '../models/gpt.js';
+import { CausalSelfAttention, causalMask } from '../models/gpt.js';
 import { TransformerSeq2Seq } from '../models/seq2seq.js';
 import type { Module } from '../nn/module.js';
 import {
@@ -134,12 +134,10 @@ function causalWeights(m: CausalSelfAttention, args: readonly unknown[]): number
   const [q0, k0] = m.cAttn.forward(x).split(C, 2) as [Tensor, Tensor, Tensor];
   const q = q0.view(B, T, H, D).transpose(1, 2); // (B, H, T, D)
   const k = k0.view(B, T, H, D).transpose(1, 2); // (B, H, T, D)
-  const mask = new Uint8Array(T * T);
-  for (let i = 0; i < T; i++) for (let j = i + 1; j < T; j++) mask[i * T + j] = 1;
   const att = q
     .matmul(k.mT)
     .mul(1 / Math.sqrt(D))
-    .maskedFill(tensor(mask, { shape: [T, T] }), -Infinity)
+    .maskedFill(causalMask(T, T, 0), -Infinity)
     .softmax(-1); // (B, H, T, T)
   return firstSequence(att);
 }
@@ -239,7 +237,6 @@ export function attentionMaps(
         if (options.run) options.run(model, x);
         else if (seq2seq)
           model.forward(x, tensor(Int32Array.from(target!), { shape: [1, target!.length] }));
-        else if (model instanceof GPT) model.forward(x);
         else (model as unknown as { forward(x: Tensor): unknown }).forward(x);
       }),
     );

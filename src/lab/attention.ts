@@ -381,34 +381,24 @@ export function attentionScaling(options: AttentionScalingOptions = {}): Attenti
     });
   }
   const xs = rows.map((r) => r.T);
+  const fits = (rs: readonly { timeMs: number; peakBytes: number }[]) => ({
+    timeFit: fitQuadratic(
+      xs,
+      rs.map((r) => r.timeMs),
+    ),
+    memoryFit: fitQuadratic(
+      xs,
+      rs.map((r) => r.peakBytes),
+    ),
+  });
   return {
     d,
     D,
     M,
     batch,
     rows,
-    timeFit: fitQuadratic(
-      xs,
-      rows.map((r) => r.timeMs),
-    ),
-    memoryFit: fitQuadratic(
-      xs,
-      rows.map((r) => r.peakBytes),
-    ),
-    fused:
-      fusedRows.length > 0
-        ? {
-            rows: fusedRows,
-            timeFit: fitQuadratic(
-              xs,
-              fusedRows.map((r) => r.timeMs),
-            ),
-            memoryFit: fitQuadratic(
-              xs,
-              fusedRows.map((r) => r.peakBytes),
-            ),
-          }
-        : null,
+    ...fits(rows),
+    fused: fusedRows.length > 0 ? { rows: fusedRows, ...fits(fusedRows) } : null,
     note:
       fusedRows.length > 0
         ? 'The naive attention materialises every (B, T, T) score matrix; the fused attention ' +

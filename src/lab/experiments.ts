@@ -245,7 +245,7 @@ export function checkLabSize(key: LabSizeOption['key'], value: number | readonly
   }
   if (o.minCount !== undefined && new Set(values).size < o.minCount)
     throw new ValueError(
-      `lab: ${key} needs at least ${o.minCount} distinct values, got ${values.length}`,
+      `lab: ${key} needs at least ${o.minCount} distinct values, got ${new Set(values).size}`,
     );
 }
 

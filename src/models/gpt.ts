@@ -227,8 +227,12 @@ export class KVCache {
 
 // ---- Building blocks ----------------------------------------------------------------------------
 
-/** (T, S) bool mask, true where new position i (absolute past + i) must not see key j (j > past + i). */
-function causalMask(T: number, S: number, past: number): Tensor {
+/**
+ * (T, S) bool mask, true where new position i (absolute past + i) must not see key j (j > past + i).
+ *
+ * @internal Also used by the lab's attention maps.
+ */
+export function causalMask(T: number, S: number, past: number): Tensor {
   const data = new Uint8Array(T * S);
   for (let i = 0; i < T; i++) for (let j = past + i + 1; j < S; j++) data[i * S + j] = 1;
   return tensor(data, { shape: [T, S] }); // (T, S)

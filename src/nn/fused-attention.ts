@@ -12,13 +12,23 @@ import type { AttentionParams, View } from '../backend/backend.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { record } from '../autograd/node.js';
 import { broadcastShapes } from '../core/shape.js';
-import { arange } from '../ops/creation.js';
-import { add, div, eq, exp, le, logicalAnd, mul, sub, where } from '../ops/elementwise.js';
+import {
+  add,
+  broadcastView,
+  div,
+  eq,
+  exp,
+  logicalAnd,
+  mul,
+  sub,
+  where,
+} from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
-import { contiguous, reshape, sumToShape, unsqueeze } from '../ops/movement.js';
+import { contiguous, sumToShape, unsqueeze } from '../ops/movement.js';
 import { sum } from '../ops/reduce.js';
 import { empty, kernelsFor } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
+import { causalAllowed } from './attention.js';
 
 /** Masks and options of {@link fusedAttention} (already validated by the caller). */
 export interface FusedAttentionOptions {
@@ -48,9 +58,7 @@ function probabilities(
   if (o.bias) scores = add(scores, o.bias.dtype === q.dtype ? o.bias : o.bias.to(q.dtype));
   let visible: Tensor | null = o.allowed;
   if (o.causalOffset !== null) {
-    const cols = reshape(arange(0, S), [1, S]);
-    const rows = reshape(arange(o.causalOffset, L + o.causalOffset), [L, 1]);
-    const c = le(cols, rows); // (L, S): j <= i + offset
+    const c = causalAllowed(L, S, o.causalOffset); // (L, S): j <= i + offset
     visible = visible ? logicalAnd(visible, c) : c;
   }
   if (visible) scores = where(visible, scores, -Infinity);
@@ -60,13 +68,22 @@ function probabilities(
   return div(e, where(eq(z, 0), 1, z));
 }
 
-/** A kernel view of `t` broadcast to `shape` (stride 0 on broadcast dims; no copy). */
-function viewOf(t: Tensor, shape: readonly number[]): View {
-  const lead = shape.length - t.ndim;
-  const strides = shape.map((n, d) =>
-    d < lead || t.shape[d - lead] !== n ? 0 : t.strides[d - lead]!,
-  );
-  return { storage: t.storage, dtype: t.dtype, shape: [...shape], strides, offset: t.offset };
+/** The kernels' five inputs as broadcast views (stride 0, no copy); each checks its tensor lives. */
+function inputViews(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  o: FusedAttentionOptions,
+  batch: readonly number[],
+): [View, View, View, View | null, View | null] {
+  const [L, E, S, Ev] = [q.shape.at(-2)!, q.shape.at(-1)!, k.shape.at(-2)!, v.shape.at(-1)!];
+  return [
+    broadcastView(q, [...batch, L, E]),
+    broadcastView(k, [...batch, S, E]),
+    broadcastView(v, [...batch, S, Ev]),
+    o.allowed ? broadcastView(o.allowed, [...batch, L, S]) : null,
+    o.bias ? broadcastView(o.bias, [...batch, L, S]) : null,
+  ];
 }
 
 /**
@@ -95,16 +112,7 @@ export function fusedAttention(
   const kernels = kernelsFor(q);
   const out = empty([...batch, L, Ev], q.dtype);
   const lse = empty([...batch, L], q.dtype);
-  kernels.attentionForward(
-    viewOf(q, [...batch, L, E]),
-    viewOf(k, [...batch, S, E]),
-    viewOf(v, [...batch, S, Ev]),
-    options.allowed ? viewOf(options.allowed, [...batch, L, S]) : null,
-    options.bias ? viewOf(options.bias, [...batch, L, S]) : null,
-    params,
-    out,
-    lse,
-  );
+  kernels.attentionForward(...inputViews(q, k, v, options, batch), params, out, lse);
 
   const saved = [q, k, v, out, lse];
   if (options.allowed) saved.push(options.allowed);
@@ -132,15 +140,11 @@ export function fusedAttention(
       const dv = empty([...batch, S, Ev], q.dtype);
       // Views made afresh: each checks that its tensor is still alive.
       kernelsFor(q).attentionBackward(
-        viewOf(q, [...batch, L, E]),
-        viewOf(k, [...batch, S, E]),
-        viewOf(v, [...batch, S, Ev]),
-        options.allowed ? viewOf(options.allowed, [...batch, L, S]) : null,
-        options.bias ? viewOf(options.bias, [...batch, L, S]) : null,
+        ...inputViews(q, k, v, options, batch),
         params,
         out,
         lse,
-        viewOf(gd, [...batch, L, Ev]),
+        broadcastView(gd, [...batch, L, Ev]),
         dq,
         dk,
         dv,

@@ -3,7 +3,6 @@
  * op (one forward kernel saving each row's mean and 1/σ, one backward kernel for x, weight and
  * bias, as llm.c's layernorm_forward/backward) that F.layerNorm uses when fused kernels are on.
  */
-import type { View } from '../backend/backend.js';
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import { record } from '../autograd/node.js';
 import type { DType } from '../core/dtype.js';
@@ -55,16 +54,6 @@ export class LayerNorm extends Module {
   }
 }
 
-/** A (rows, cols) view of a contiguous tensor's storage. */
-function matrixView(t: Tensor, rows: number, cols: number): View {
-  return { storage: t.storage, dtype: t.dtype, shape: [rows, cols], strides: [cols, 1], offset: 0 };
-}
-
-/** A contiguous tensor's storage as a 1-D view. */
-function vectorView(t: Tensor): View {
-  return { storage: t.storage, dtype: t.dtype, shape: [t.size], strides: [1], offset: 0 };
-}
-
 /**
  * Fused layer norm over the trailing dims of x that `normalizedShape` names (already checked by
  * F.layerNorm; weight and bias, if any, have exactly that shape and x's dtype, x is non-empty).
@@ -89,7 +78,7 @@ export function layerNormFused(
   const y = empty(x.shape, x.dtype);
   const mu = empty([R], x.dtype);
   const rstd = empty([R], x.dtype);
-  k.layerNormForward(x2, w1, b1, eps, matrixView(y, R, N), mu, rstd);
+  k.layerNormForward(x2, w1, b1, eps, reshape(y, [R, N]), mu, rstd);
   const inputs = [x, ...(weight ? [weight] : []), ...(bias ? [bias] : [])];
   return record(
     y,
@@ -109,9 +98,9 @@ export function layerNormFused(
         mu,
         rstd,
         g2,
-        matrixView(gxOut, R, N),
-        gw ? vectorView(gw) : null,
-        gb ? vectorView(gb) : null,
+        reshape(gxOut, [R, N]),
+        gw ? reshape(gw, [N]) : null,
+        gb ? reshape(gb, [N]) : null,
       );
       return [gx, ...(weight ? [gw] : []), ...(bias ? [gb] : [])];
     },

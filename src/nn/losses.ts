@@ -176,6 +176,14 @@ function classTargets(
   return { safe: tensor(safe, { shape }), keep: tensor(keep, { shape }), count };
 }
 
+/** The error of a 'mean' reduction over no counted target (PyTorch's NaN). */
+function noTargetsError(op: string, ignoreIndex: number): ValueError {
+  return new ValueError(
+    `${op}: 'mean' reduction with every target ignored (ignoreIndex ${ignoreIndex}) or no targets ` +
+      `is undefined (PyTorch returns NaN); use reduction 'sum' or filter such batches out`,
+  );
+}
+
 /** Checks every target that is not ignoreIndex against [0, C); returns how many there are. */
 function countTargets(
   values: ArrayLike<number>,
@@ -214,11 +222,7 @@ function crossEntropyFused(
 ): Tensor {
   const [R, C] = x.shape as [number, number];
   const count = countTargets(t.dataSync(), C, ignoreIndex, op);
-  if (reduction === 'mean' && count === 0)
-    throw new ValueError(
-      `${op}: 'mean' reduction with every target ignored (ignoreIndex ${ignoreIndex}) or no targets ` +
-        `is undefined (PyTorch returns NaN); use reduction 'sum' or filter such batches out`,
-    );
+  if (reduction === 'mean' && count === 0) throw noTargetsError(op, ignoreIndex);
   const k = kernelsFor(x);
   const loss = empty([R], x.dtype);
   const lse = empty([R], x.dtype);
@@ -277,11 +281,7 @@ function nllCore(
 
   let denom: Tensor | number = count;
   if (reduction === 'mean') {
-    if (count === 0)
-      throw new ValueError(
-        `${op}: 'mean' reduction with every target ignored (ignoreIndex ${ignoreIndex}) or no targets ` +
-          `is undefined (PyTorch returns NaN); use reduction 'sum' or filter such batches out`,
-      );
+    if (count === 0) throw noTargetsError(op, ignoreIndex);
     if (w) {
       denom = sum(where(keep, w, 0));
       if (denom.item() === 0)

@@ -211,7 +211,8 @@ const FUSED = {
  */
 function fused(id: number, scalars: readonly number[], views: readonly (View | null)[]): boolean {
   const a = need();
-  if (!a.fused) return false;
+  // Views of more dims than the addon takes run the reference kernels, as everywhere else here.
+  if (!a.fused || !fits(...views.filter((v): v is View => v !== null))) return false;
   const first = views[0]!;
   const arrays: TypedArray[] = [];
   p = 0;

@@ -12,7 +12,7 @@ import { arrayOf } from './storage.js';
 import { elementOffsets } from './strided.js';
 
 /** torch.lerp's formula, which switches form at weight 0.5 to stay exact at both ends. */
-export function lerp(a: number, b: number, w: number): number {
+function lerp(a: number, b: number, w: number): number {
   return Math.abs(w) < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w);
 }
 

@@ -4,6 +4,7 @@
  * two are one WebAssembly call, the others are looped over here. Non-contiguous outputs, other
  * dtypes and ops without a WebAssembly version run the reference kernels.
  */
+import { sizeOf } from '../../core/shape.js';
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { coalesce } from '../ref/strided.js';
@@ -97,16 +98,10 @@ function eachSlab(p: Slabs, fn: (q: number, offsets: number[]) => void): void {
   }
 }
 
-function size(v: View): number {
-  let n = 1;
-  for (const d of v.shape) n *= d;
-  return n;
-}
-
 export function unary(op: UnaryOp, x: View, out: View): void {
   const code = UNARY[op];
   const k = kernelsOrNull();
-  const n = size(out);
+  const n = sizeOf(out.shape);
   const f32 = x.dtype === 'float32' && out.dtype === 'float32';
   const p = k && code !== undefined && f32 && n > 0 ? slabs(out, [x]) : null;
   if (!k || code === undefined || !p || !begin(stagedBytes(x) + n * 4 + 16)) {
@@ -129,7 +124,7 @@ function runUnary(code: number, p: Slabs, x: View, out: View, n: number): void {
 export function binary(op: BinaryOp, a: View, b: View, out: View): void {
   const code = BINARY[op];
   const k = kernelsOrNull();
-  const n = size(out);
+  const n = sizeOf(out.shape);
   const f32 = a.dtype === 'float32' && b.dtype === 'float32' && out.dtype === 'float32';
   const p = k && code !== undefined && f32 && n > 0 ? slabs(out, [a, b]) : null;
   if (!k || code === undefined || !p || !begin(stagedBytes(a) + stagedBytes(b) + n * 4 + 16)) {
@@ -165,7 +160,7 @@ export function binary(op: BinaryOp, a: View, b: View, out: View): void {
  */
 export function copy(src: View, dst: View): void {
   const k = kernelsOrNull();
-  const n = size(dst);
+  const n = sizeOf(dst.shape);
   const f32 = src.dtype === 'float32' && dst.dtype === 'float32';
   const p = k && f32 && n > 0 ? slabs(dst, [src]) : null;
   const run =
@@ -181,7 +176,7 @@ export function copy(src: View, dst: View): void {
 /** out = cond ? a : b for a bool cond and float32 a, b. */
 export function where(cond: View, a: View, b: View, out: View): void {
   const k = kernelsOrNull();
-  const n = size(out);
+  const n = sizeOf(out.shape);
   const ok =
     cond.dtype === 'bool' &&
     a.dtype === 'float32' &&

@@ -197,7 +197,7 @@ export const wasmTuning = { minElements: 256 };
 
 let calls = 0;
 
-/** @internal How many kernel calls have run in WebAssembly (or tried to): for the tests. */
+/** @internal How many kernel calls have run in WebAssembly: for the tests. */
 export function wasmKernelCalls(): number {
   return calls;
 }
@@ -214,13 +214,14 @@ let f32View = new Float32Array(0);
 export function begin(bytes: number): boolean {
   const e = exports!;
   top = base;
-  calls++;
   const end = base + bytes;
   const have = e.memory.buffer.byteLength;
-  if (end <= have) return true;
+  if (end <= have) return ++calls > 0; // counted only when the call will run in WebAssembly
   if (end > 0xffff0000) return false;
   try {
-    return e.memory.grow(Math.ceil((end - have) / PAGE)) !== -1;
+    const grown = e.memory.grow(Math.ceil((end - have) / PAGE)) !== -1;
+    if (grown) calls++;
+    return grown;
   } catch {
     return false;
   }

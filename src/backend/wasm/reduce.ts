@@ -3,6 +3,7 @@
  * merge into at most two and the reduced ones into one (after ref's coalesce); otherwise, for other
  * dtypes and for empty reductions, the reference kernel runs.
  */
+import { sizeOf } from '../../core/shape.js';
 import type { ReduceOp, View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { coalesce } from '../ref/strided.js';
@@ -41,8 +42,7 @@ function split(
     into[0]!.push(x.shape[d]!);
     into[1]!.push(x.strides[d]!);
   }
-  let nk = 1;
-  for (const d of redShape) nk *= d;
+  const nk = sizeOf(redShape);
   if (nk === 0) return { ni: 0, nj: 0, nk: 0, si: 0, sj: 0, sk: 0 };
   const kept = coalesce(keptShape, [keptStrides]);
   const red = coalesce(redShape, [redStrides]);
