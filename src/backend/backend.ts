@@ -38,6 +38,8 @@ export type UnaryOp =
   | 'sigmoid'
   | 'relu'
   | 'erf'
+  | 'gelu'
+  | 'geluTanh'
   | 'reciprocal'
   | 'square'
   | 'floor'
@@ -59,7 +61,11 @@ export type BinaryOp =
   | 'gt'
   | 'ge'
   | 'logicalAnd'
-  | 'logicalOr';
+  | 'logicalOr'
+  /** b·gelu′(a): GELU's backward, a the input and b the gradient of the output. */
+  | 'geluGrad'
+  /** b·gelu′(a) for the tanh approximation. */
+  | 'geluTanhGrad';
 
 export type ReduceOp = 'sum' | 'max' | 'min';
 

@@ -12,7 +12,9 @@ import { noGrad } from '../autograd/grad-mode.js';
 import { ShapeError, ValueError } from '../core/errors.js';
 import { scope } from '../memory.js';
 import { tensor } from '../ops/creation.js';
-import { CausalSelfAttention, causalMask } from '../models/gpt.js';
+import { where } from '../ops/elementwise.js';
+import { causalAllowed } from '../nn/attention.js';
+import { CausalSelfAttention } from '../models/gpt.js';
 import { TransformerSeq2Seq } from '../models/seq2seq.js';
 import type { Module } from '../nn/module.js';
 import {
@@ -134,11 +136,8 @@ function causalWeights(m: CausalSelfAttention, args: readonly unknown[]): number
   const [q0, k0] = m.cAttn.forward(x).split(C, 2) as [Tensor, Tensor, Tensor];
   const q = q0.view(B, T, H, D).transpose(1, 2); // (B, H, T, D)
   const k = k0.view(B, T, H, D).transpose(1, 2); // (B, H, T, D)
-  const att = q
-    .matmul(k.mT)
-    .mul(1 / Math.sqrt(D))
-    .maskedFill(causalMask(T, T, 0), -Infinity)
-    .softmax(-1); // (B, H, T, T)
+  const scores = q.matmul(k.mT).mul(1 / Math.sqrt(D)); // (B, H, T, T)
+  const att = where(causalAllowed(T, T), scores, -Infinity).softmax(-1); // (B, H, T, T)
   return firstSequence(att);
 }
 

@@ -19,6 +19,7 @@ import { where } from '../ops/elementwise.js';
 import { cat } from '../ops/join.js';
 import { Tensor } from '../tensor.js';
 import { GELU } from '../nn/activation.js';
+import { attentionOutput } from '../nn/attention.js';
 import { Dropout } from '../nn/dropout.js';
 import { Embedding } from '../nn/embedding.js';
 import { normal_, zeros_ } from '../nn/init.js';
@@ -228,17 +229,6 @@ export class KVCache {
 // ---- Building blocks ----------------------------------------------------------------------------
 
 /**
- * (T, S) bool mask, true where new position i (absolute past + i) must not see key j (j > past + i).
- *
- * @internal Also used by the lab's attention maps.
- */
-export function causalMask(T: number, S: number, past: number): Tensor {
-  const data = new Uint8Array(T * S);
-  for (let i = 0; i < T; i++) for (let j = past + i + 1; j < S; j++) data[i * S + j] = 1;
-  return tensor(data, { shape: [T, S] }); // (T, S)
-}
-
-/**
  * Multi-head causal self-attention as nanoGPT writes it: one Linear (`c_attn`) produces queries,
  * keys and values for all heads; softmax(q·kᵀ / √D) with a causal mask; then `c_proj`.
  *
@@ -286,12 +276,15 @@ export class CausalSelfAttention extends Module {
     let v = v0.view(B, T, H, D).transpose(1, 2); // (B, T, C) → (B, T, H, D) → (B, H, T, D)
     const past = cache?.length ?? 0;
     if (cache) [k, v] = cache._append(layer, k, v); // (B, H, S, D) each, S = past + T
-    const S = k.shape[2]!;
-    let att = q.matmul(k.mT).mul(1 / Math.sqrt(D)); // (B, H, T, D) @ (B, H, D, S) → (B, H, T, S)
-    // A single new token may see everything before it: the mask would be all false.
-    if (T > 1) att = att.maskedFill(causalMask(T, S, past), -Infinity); // (T, S) broadcast
-    att = this.attnDropout.forward(att.softmax(-1)); // (B, H, T, S)
-    const y = att.matmul(v); // (B, H, T, S) @ (B, H, S, D) → (B, H, T, D)
+    // softmax(q·kᵀ/√D + causal mask)·v in the fused kernels (memory linear in T) unless dropout
+    // is on; new position i (absolute past + i) sees keys j <= past + i. One new token sees all.
+    const y = attentionOutput(q, k, v, {
+      causal: T > 1,
+      causalOffset: past,
+      dropoutP: this.training ? this.attnDropout.p : 0,
+      generator: this.attnDropout.generator,
+      op: 'CausalSelfAttention',
+    }); // (B, H, T, D)
     const merged = y.transpose(1, 2).contiguous().view(B, T, C); // (B, H, T, D) → (B, T, H, D) → (B, T, C)
     return this.residDropout.forward(this.cProj.forward(merged)); // (B, T, C)
   }

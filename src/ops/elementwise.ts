@@ -3,6 +3,7 @@
  * where / maskedFill and clamp. Gradients reduce over broadcast dims (sumToShape).
  */
 import type { BinaryOp, UnaryOp, View } from '../backend/backend.js';
+import { isGradEnabled } from '../autograd/grad-mode.js';
 import { record } from '../autograd/node.js';
 import { type DType, isFloat } from '../core/dtype.js';
 import { DTypeError, ShapeError, ValueError } from '../core/errors.js';
@@ -344,11 +345,33 @@ export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
  */
 export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   requireFloat(x, 'gelu');
-  if (approximate === 'tanh') {
-    const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
-    return mul(mul(x, 0.5), add(tanh(inner), 1));
-  }
-  if (approximate !== 'none')
+  if (approximate !== 'none' && approximate !== 'tanh')
     throw new ValueError(`gelu: approximate must be 'none' or 'tanh', got ${String(approximate)}`);
-  return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
+  // One kernel each way (instead of five composite ops): GELU sits on every MLP's hot path.
+  const [op, gradOp] =
+    approximate === 'tanh'
+      ? (['geluTanh', 'geluTanhGrad'] as const)
+      : (['gelu', 'geluGrad'] as const);
+  return floatUnary(op, x, (g, x) => geluBackward(gradOp, approximate, x, g), false);
+}
+
+/** g·gelu′(x): one kernel, or (when the backward itself is being recorded) differentiable ops. */
+function geluBackward(
+  op: 'geluGrad' | 'geluTanhGrad',
+  approximate: 'none' | 'tanh',
+  x: Tensor,
+  g: Tensor,
+): Tensor {
+  if (isGradEnabled() && (x.requiresGrad || g.requiresGrad)) {
+    if (approximate === 'tanh') {
+      const c = Math.sqrt(2 / Math.PI);
+      const t = tanh(mul(add(x, mul(pow(x, 3), 0.044715)), c));
+      const dt = mul(sub(1, mul(t, t)), mul(add(mul(mul(x, x), 3 * 0.044715), 1), c));
+      return mul(g, add(mul(add(t, 1), 0.5), mul(mul(x, 0.5), dt)));
+    }
+    const cdf = mul(add(erf(mul(x, Math.SQRT1_2)), 1), 0.5);
+    const pdf = mul(exp(mul(mul(x, x), -0.5)), 1 / Math.sqrt(2 * Math.PI));
+    return mul(g, add(cdf, mul(x, pdf)));
+  }
+  return runBinary(op, x, g, x.dtype, 'gelu');
 }

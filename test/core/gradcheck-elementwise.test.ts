@@ -158,6 +158,31 @@ describe('gradcheck: activations', () => {
     gradcheck((x) => x.gelu(), [x]);
     gradcheck((x) => x.gelu('tanh'), [x]);
   });
+  test("gelu's gradient is itself differentiable (createGraph), exact and 'tanh'", () => {
+    for (const approximate of ['none', 'tanh'] as const) {
+      const firstGrad = (t: nb.Tensor): number[] => {
+        const a = t.detach().requiresGrad_();
+        a.gelu(approximate).sum().backward();
+        return Array.from(a.grad!.dataSync());
+      };
+      // Second derivative through the recorded backward...
+      const a = x.detach().requiresGrad_();
+      a.gelu(approximate).sum().backward(undefined, { createGraph: true });
+      const g = a.grad!;
+      a.grad = null;
+      g.sum().backward();
+      const second = Array.from(a.grad!.dataSync());
+      // ...against central differences of the first derivative (the fused kernel's).
+      const h = 1e-6;
+      const up = firstGrad(x.add(h));
+      const down = firstGrad(x.sub(h));
+      second.forEach((s2, i) => {
+        const fd = (up[i]! - down[i]!) / (2 * h);
+        assert.ok(Math.abs(s2 - fd) < 1e-6, `${approximate}[${i}]: ${s2} vs ${fd}`);
+      });
+      assert.ok(second.some((v) => Math.abs(v) > 0.1));
+    }
+  });
   test('sigmoid and tanh on large inputs stay accurate', () => {
     const big = input([5], { seed: 31, scale: 8 });
     gradcheck((x) => x.sigmoid().add(x.tanh()), [big]);

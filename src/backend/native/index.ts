@@ -151,6 +151,8 @@ const UNARY_CODES: Record<UnaryOp, number> = {
   floor: 15,
   logicalNot: 16,
   isFinite: 17,
+  gelu: 18,
+  geluTanh: 19,
 };
 
 const BINARY_CODES: Record<BinaryOp, number> = {
@@ -169,6 +171,8 @@ const BINARY_CODES: Record<BinaryOp, number> = {
   ge: 12,
   logicalAnd: 13,
   logicalOr: 14,
+  geluGrad: 15,
+  geluTanhGrad: 16,
 };
 
 const REDUCE_CODES = { sum: 0, max: 1, min: 2 } as const;

@@ -4,7 +4,7 @@
  */
 import type { DType, TypedArray } from '../../core/dtype.js';
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
-import { erf, sigmoid } from './scalar-math.js';
+import { erf, gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './scalar-math.js';
 import { arrayOf } from './storage.js';
 import { forEachRow } from './strided.js';
 
@@ -25,6 +25,8 @@ const UNARY: Record<UnaryOp, Fn1> = {
   sigmoid,
   relu: (x) => (x > 0 ? x : x === x ? 0 : x), // keeps NaN, as PyTorch does
   erf,
+  gelu,
+  geluTanh,
   reciprocal: (x) => 1 / x,
   square: (x) => x * x,
   floor: Math.floor,
@@ -48,6 +50,8 @@ const BINARY: Record<BinaryOp, Fn2> = {
   ge: (a, b) => (a >= b ? 1 : 0),
   logicalAnd: (a, b) => (a !== 0 && b !== 0 ? 1 : 0),
   logicalOr: (a, b) => (a !== 0 || b !== 0 ? 1 : 0),
+  geluGrad: (a, b) => b * geluGrad(a),
+  geluTanhGrad: (a, b) => b * geluTanhGrad(a),
 };
 
 /** Conversion applied when storing into `dtype` (typed arrays already round float32 and wrap int32). */
