@@ -36,7 +36,7 @@ import { reshape } from '../ops/movement.js';
 import { dropout } from '../ops/random.js';
 import { max, sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor.js';
-import { fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
+import { fusedKernelsEnabled } from '../ops/fused-switch.js';
 import { fusedAttention } from './fused-attention.js';
 
 export interface ScaledDotProductAttentionOptions {

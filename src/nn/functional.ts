@@ -5,7 +5,7 @@
 import { ShapeError, ValueError } from '../core/errors.js';
 import { isFloat } from '../core/dtype.js';
 import { formatShape, shapesEqual } from '../core/shape.js';
-import { fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
+import { fusedKernelsEnabled } from '../ops/fused-switch.js';
 import type { Generator } from '../core/random.js';
 import { add, mul, sub } from '../ops/elementwise.js';
 import { matmul } from '../ops/matmul.js';
@@ -16,7 +16,7 @@ import { layerNormFused } from './layer-norm.js';
 
 export { softmax, logSoftmax, logsumexp } from '../ops/reduce.js';
 export { embedding } from '../ops/indexing.js';
-export { setFusedKernels, fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
+export { setFusedKernels, fusedKernelsEnabled } from '../ops/fused-switch.js';
 export { relu, gelu, leakyRelu, tanh, sigmoid } from '../ops/elementwise.js';
 
 /**

@@ -9,7 +9,7 @@
  * target equal to ignoreIndex, an empty batch, or class weights that sum to 0 over the targets)
  * throws ValueError, where PyTorch silently returns NaN.
  */
-import { fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
+import { fusedKernelsEnabled } from '../ops/fused-switch.js';
 import { isGradEnabled } from '../autograd/grad-mode.js';
 import { record } from '../autograd/node.js';
 import { type DType, isFloat } from '../core/dtype.js';

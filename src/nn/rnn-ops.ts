@@ -16,7 +16,7 @@
  * (F.setFusedKernels), the LSTM and GRU steps run their pointwise gate math as one forward and one
  * backward kernel each (lstmCellForward/Backward, gruCellForward/Backward) instead of ~15 ops.
  */
-import { fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
+import { fusedKernelsEnabled } from '../ops/fused-switch.js';
 import { record } from '../autograd/node.js';
 import { isFloat } from '../core/dtype.js';
 import { empty, kernelsFor } from '../ops/util.js';

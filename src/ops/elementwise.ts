@@ -9,6 +9,7 @@ import { type DType, isFloat } from '../core/dtype.js';
 import { DTypeError, ShapeError, ValueError } from '../core/errors.js';
 import { broadcastShapes, formatShape, shapesEqual, type Shape } from '../core/shape.js';
 import { Tensor } from '../tensor.js';
+import { fusedKernelsEnabled } from './fused-switch.js';
 import { sumToShape } from './movement.js';
 import {
   castPlain,
@@ -347,12 +348,22 @@ export function gelu(x: Tensor, approximate: 'none' | 'tanh' = 'none'): Tensor {
   requireFloat(x, 'gelu');
   if (approximate !== 'none' && approximate !== 'tanh')
     throw new ValueError(`gelu: approximate must be 'none' or 'tanh', got ${String(approximate)}`);
+  if (!fusedKernelsEnabled()) return geluComposite(x, approximate);
   // One kernel each way (instead of five composite ops): GELU sits on every MLP's hot path.
   const [op, gradOp] =
     approximate === 'tanh'
       ? (['geluTanh', 'geluTanhGrad'] as const)
       : (['gelu', 'geluGrad'] as const);
   return floatUnary(op, x, (g, x) => geluBackward(gradOp, approximate, x, g), false);
+}
+
+/** GELU from elementwise ops: the oracle of the fused kernels (`F.setFusedKernels(false)`). */
+function geluComposite(x: Tensor, approximate: 'none' | 'tanh'): Tensor {
+  if (approximate === 'tanh') {
+    const inner = mul(add(x, mul(pow(x, 3), 0.044715)), Math.sqrt(2 / Math.PI));
+    return mul(mul(x, 0.5), add(tanh(inner), 1));
+  }
+  return mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
 }
 
 /** g·gelu′(x): one kernel, or (when the backward itself is being recorded) differentiable ops. */

@@ -4,7 +4,7 @@
  * (F.setFusedKernels), each parameter is updated by one kernel pass (adamUpdate) instead of about
  * ten tensor ops; the composite code below stays as the fallback and the test oracle.
  */
-import { fusedKernelsEnabled } from '../backend/ref/fused-switch.js';
+import { fusedKernelsEnabled } from '../ops/fused-switch.js';
 import { noGrad } from '../autograd/grad-mode.js';
 import { isFloat } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';

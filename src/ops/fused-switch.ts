@@ -1,6 +1,6 @@
 /**
  * The switch between the fused kernels (attention, layer norm, softmax-cross-entropy, LSTM/GRU
- * cell, Adam update) and their composite versions, which stay as the test oracle and the fallback. On
+ * cell, Adam update, GELU) and their composite versions, which stay as the test oracle and the fallback. On
  * by default; tests and benchmarks turn it off to compare.
  */
 let enabled = true;
