@@ -2,18 +2,66 @@
  * Layer normalisation (Ba, Kiros & Hinton, 2016), PyTorch's nn.LayerNorm, and the fused layer-norm
  * op (one forward kernel saving each row's mean and 1/σ, one backward kernel for x, weight and
  * bias, as llm.c's layernorm_forward/backward) that F.layerNorm uses when fused kernels are on.
+ * F.layerNorm lives here too (re-exported by functional.ts), so that the two files import nothing
+ * of each other.
  */
 import { isGradEnabled, noGrad } from '../autograd/grad-mode.js';
 import { record } from '../autograd/node.js';
-import type { DType } from '../core/dtype.js';
+import { isFloat, type DType } from '../core/dtype.js';
+import { ShapeError, ValueError } from '../core/errors.js';
+import { formatShape, shapesEqual } from '../core/shape.js';
+import { fusedKernelsEnabled } from '../ops/fused-switch.js';
 import { ones, zeros } from '../ops/creation.js';
 import { add, mul, sub } from '../ops/elementwise.js';
 import { reshape } from '../ops/movement.js';
 import { mean, sum, variance } from '../ops/reduce.js';
 import { empty, kernelsFor } from '../ops/util.js';
 import type { Tensor } from '../tensor.js';
-import { layerNorm } from './functional.js';
 import { Module, Parameter } from './module.js';
+
+/**
+ * Layer normalisation over the trailing `normalizedShape` dims (Ba et al., 2016):
+ * (x − mean) / √(var + eps) · weight + bias, with the biased variance as in PyTorch.
+ */
+export function layerNorm(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+  eps = 1e-5,
+): Tensor {
+  const k = normalizedShape.length;
+  const tail = x.shape.slice(x.ndim - k);
+  if (k === 0 || k > x.ndim || tail.some((s, i) => s !== normalizedShape[i])) {
+    throw new ShapeError(
+      `layerNorm: input of shape ${formatShape(x.shape)} does not end with normalizedShape ${formatShape(normalizedShape)}`,
+    );
+  }
+  if (!(eps > 0)) throw new ValueError(`layerNorm: eps must be positive, got ${eps}`);
+  if (fusedLayerNormApplies(x, normalizedShape, weight, bias))
+    return layerNormFused(x, normalizedShape, weight ?? null, bias ?? null, eps);
+  const dims = Array.from({ length: k }, (_, i) => x.ndim - k + i);
+  const mu = mean(x, dims, true);
+  const centered = sub(x, mu);
+  const v = variance(x, dims, { correction: 0, keepdim: true });
+  let y = mul(centered, add(v, eps).rsqrt());
+  if (weight) y = mul(y, weight);
+  if (bias) y = add(y, bias);
+  return y;
+}
+
+/** The fused kernel covers float inputs with weight and bias of exactly normalizedShape. */
+function fusedLayerNormApplies(
+  x: Tensor,
+  normalizedShape: readonly number[],
+  weight?: Tensor | null,
+  bias?: Tensor | null,
+): boolean {
+  if (!fusedKernelsEnabled() || !isFloat(x.dtype) || x.size === 0) return false;
+  const fits = (t?: Tensor | null): boolean =>
+    !t || (t.dtype === x.dtype && shapesEqual(t.shape, normalizedShape));
+  return fits(weight) && fits(bias);
+}
 
 export interface LayerNormOptions {
   eps?: number;
