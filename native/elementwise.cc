@@ -179,6 +179,46 @@ bool copy_from(const View& src, const View& dst) {
   return false;
 }
 
+// ---- GELU, scalar -----------------------------------------------------------------------------
+
+// The scalar GELU and its derivatives (float64, and float32 where no SIMD path runs): the same
+// functions as src/backend/ref/scalar-math.ts, in forms without cancellation (Φ(x) through erfc,
+// ½(1 + tanh u) as σ(2u)), with the limits at ±∞ (gelu(−∞) = −0, gelu′(+∞) = 1, gelu′(−∞) = 0).
+template <typename C>
+inline C sigmoid_s(C z) {
+  if (z >= 0) return C(1) / (C(1) + std::exp(-z));
+  const C e = std::exp(z);
+  return e / (C(1) + e);
+}
+constexpr double kSqrt1_2 = 0.70710678118654752440;
+constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+constexpr double kTwoSqrt2OverPi = 1.5957691216057307117;  // 2·√(2/π)
+constexpr double kGeluC = 0.044715;
+
+template <typename C>
+inline C gelu_s(C x) {
+  if (std::isinf(x)) return x > 0 ? x : C(-0.0);
+  return C(0.5) * x * std::erfc(-x * C(kSqrt1_2));
+}
+template <typename C>
+inline C gelu_grad_s(C x) {
+  if (std::isinf(x)) return x > 0 ? C(1) : C(0);
+  return C(0.5) * std::erfc(-x * C(kSqrt1_2)) + x * C(kInvSqrt2Pi) * std::exp(C(-0.5) * x * x);
+}
+template <typename C>
+inline C gelu_tanh_s(C x) {
+  if (std::isinf(x)) return x > 0 ? x : C(-0.0);
+  return x * sigmoid_s(C(kTwoSqrt2OverPi) * (x + C(kGeluC) * x * x * x));
+}
+template <typename C>
+inline C gelu_tanh_grad_s(C x) {
+  // Past |x| = 1000, σ·(1 − σ) is 0 and x³ could overflow.
+  if (std::fabs(x) > C(1000)) return x > 0 ? C(1) : C(0);
+  const C z = C(kTwoSqrt2OverPi) * (x + C(kGeluC) * x * x * x);
+  const C s = sigmoid_s(z), sm = sigmoid_s(-z);
+  return s + x * s * sm * C(kTwoSqrt2OverPi) * (C(1) + C(3 * kGeluC) * x * x);
+}
+
 // ---- unary ------------------------------------------------------------------------------------
 
 // The scalar definition of each op, in the compute type C (float for float32, double otherwise),
@@ -226,6 +266,10 @@ inline C unary_fn(C x) {
       return x == 0 ? C(1) : C(0);
     case Unary::IsFinite:
       return std::isfinite(x) ? C(1) : C(0);
+    case Unary::Gelu:
+      return gelu_s(x);
+    case Unary::GeluTanh:
+      return gelu_tanh_s(x);
     default:
       return x;
   }
@@ -240,25 +284,30 @@ struct Compute<float> {
   using type = float;
 };
 
-// A contiguous float run of op through the SIMD math (vmath.h); false when op has none.
+// A contiguous float run of op through the SIMD math (vmath.h); false when op has none (or the CPU
+// lacks it).
 template <Unary OP, typename T, typename U>
-inline bool unary_fast(const T* x, U* o, int64_t n) {
-  (void)x;
-  (void)o;
-  (void)n;
-  return false;
-}
-#define NABLA_VMATH_UNARY(OPNAME, FN)                                              \
-  template <>                                                                      \
-  inline bool unary_fast<Unary::OPNAME, float, float>(const float* x, float* o,    \
-                                                      int64_t n) {                 \
-    return vmath::FN(x, o, n);                                                     \
-  }
+struct UnaryFast {
+  static constexpr bool exists = false;
+  static bool run(const T*, U*, int64_t) { return false; }
+};
+#define NABLA_VMATH_UNARY(OPNAME, FN)                                                       \
+  template <>                                                                               \
+  struct UnaryFast<Unary::OPNAME, float, float> {                                           \
+    static constexpr bool exists = true;                                                    \
+    static bool run(const float* x, float* o, int64_t n) { return vmath::FN(x, o, n); }     \
+  };
 NABLA_VMATH_UNARY(Exp, exp_f32)
 NABLA_VMATH_UNARY(Log, log_f32)
 NABLA_VMATH_UNARY(Tanh, tanh_f32)
 NABLA_VMATH_UNARY(Sigmoid, sigmoid_f32)
+NABLA_VMATH_UNARY(Erf, erf_f32)
+NABLA_VMATH_UNARY(Gelu, gelu_f32)
+NABLA_VMATH_UNARY(GeluTanh, gelu_tanh_f32)
 #undef NABLA_VMATH_UNARY
+
+// Elements per block when a strided run is gathered into a buffer for the SIMD math.
+constexpr int64_t kBlock = 256;
 
 template <Unary OP, typename T, typename U>
 void unary_impl(const View& xv, const View& out) {
@@ -273,12 +322,25 @@ void unary_impl(const View& xv, const View& out) {
     const T* s = x + off[1];
     const int64_t so = in[0], sx = in[1];
     if (so == 1 && sx == 1) {
-      if (unary_fast<OP, T, U>(s, q, n)) return;
+      if (UnaryFast<OP, T, U>::run(s, q, n)) return;
       for (int64_t i = 0; i < n; i++) q[i] = Store<U>::cast(unary_fn<OP, C>(static_cast<C>(s[i])));
-    } else {
-      for (int64_t i = 0; i < n; i++) {
-        q[i * so] = Store<U>::cast(unary_fn<OP, C>(static_cast<C>(s[i * sx])));
+      return;
+    }
+    if constexpr (UnaryFast<OP, T, U>::exists) {
+      // Strided or broadcast: through a contiguous buffer, so that every element takes the same
+      // (SIMD) path whatever the layout.
+      T in[kBlock];
+      U res[kBlock];
+      for (int64_t b = 0; b < n; b += kBlock) {
+        const int64_t m = std::min(kBlock, n - b);
+        for (int64_t i = 0; i < m; i++) in[i] = s[(b + i) * sx];
+        if (!UnaryFast<OP, T, U>::run(in, res, m)) break;
+        for (int64_t i = 0; i < m; i++) q[(b + i) * so] = res[i];
+        if (b + m == n) return;
       }
+    }
+    for (int64_t i = 0; i < n; i++) {
+      q[i * so] = Store<U>::cast(unary_fn<OP, C>(static_cast<C>(s[i * sx])));
     }
   });
 }
@@ -318,6 +380,7 @@ const UnaryEntry kUnary[] = {
     &unary_op<Unary::Tanh>,       &unary_op<Unary::Sigmoid>,    &unary_op<Unary::Relu>,
     &unary_op<Unary::Erf>,        &unary_op<Unary::Reciprocal>, &unary_op<Unary::Square>,
     &unary_op<Unary::Floor>,      &unary_op<Unary::LogicalNot>, &unary_op<Unary::IsFinite>,
+    &unary_op<Unary::Gelu>,       &unary_op<Unary::GeluTanh>,
 };
 static_assert(sizeof(kUnary) / sizeof(kUnary[0]) == static_cast<int>(Unary::Count),
               "one entry per unary op");
@@ -364,10 +427,32 @@ inline C binary_fn(C a, C b) {
       return (a != 0 && b != 0) ? C(1) : C(0);
     case Binary::LogicalOr:
       return (a != 0 || b != 0) ? C(1) : C(0);
+    case Binary::GeluGrad:
+      return b * gelu_grad_s(a);
+    case Binary::GeluTanhGrad:
+      return b * gelu_tanh_grad_s(a);
     default:
       return a;
   }
 }
+
+// out = b·f′(a) over contiguous float runs through the SIMD math; false when op has none.
+template <Binary OP, typename T, typename U>
+struct BinaryFast {
+  static constexpr bool exists = false;
+  static bool run(const T*, const T*, U*, int64_t) { return false; }
+};
+#define NABLA_VMATH_BINARY(OPNAME, FN)                                             \
+  template <>                                                                      \
+  struct BinaryFast<Binary::OPNAME, float, float> {                                \
+    static constexpr bool exists = true;                                           \
+    static bool run(const float* a, const float* b, float* o, int64_t n) {         \
+      return vmath::FN(a, b, o, n);                                                \
+    }                                                                              \
+  };
+NABLA_VMATH_BINARY(GeluGrad, gelu_grad_f32)
+NABLA_VMATH_BINARY(GeluTanhGrad, gelu_tanh_grad_f32)
+#undef NABLA_VMATH_BINARY
 
 template <Binary OP, typename T, typename U>
 void binary_impl(const View& av, const View& bv, const View& out) {
@@ -384,6 +469,27 @@ void binary_impl(const View& av, const View& bv, const View& out) {
     const T* x = a + off[1];
     const T* y = b + off[2];
     const int64_t so = in[0], sa = in[1], sb = in[2];
+    if constexpr (BinaryFast<OP, T, U>::exists) {
+      if (so == 1 && sa == 1 && sb == 1) {
+        if (BinaryFast<OP, T, U>::run(x, y, q, n)) return;
+      } else {
+        // Any other layout (broadcasts included) through contiguous buffers.
+        T xa[kBlock], yb[kBlock];
+        U res[kBlock];
+        bool done = false;
+        for (int64_t b = 0; b < n; b += kBlock) {
+          const int64_t m = std::min(kBlock, n - b);
+          for (int64_t i = 0; i < m; i++) {
+            xa[i] = x[(b + i) * sa];
+            yb[i] = y[(b + i) * sb];
+          }
+          if (!BinaryFast<OP, T, U>::run(xa, yb, res, m)) break;
+          for (int64_t i = 0; i < m; i++) q[(b + i) * so] = res[i];
+          done = b + m == n;
+        }
+        if (done) return;
+      }
+    }
     if (so == 1 && sa == 1 && sb == 1) {
       for (int64_t i = 0; i < n; i++) {
         q[i] = Store<U>::cast(binary_fn<OP, C>(static_cast<C>(x[i]), static_cast<C>(y[i])));
@@ -439,6 +545,7 @@ const BinaryEntry kBinary[] = {
     &binary_op<Binary::Minimum>,    &binary_op<Binary::Eq>,        &binary_op<Binary::Ne>,
     &binary_op<Binary::Lt>,         &binary_op<Binary::Le>,        &binary_op<Binary::Gt>,
     &binary_op<Binary::Ge>,         &binary_op<Binary::LogicalAnd>, &binary_op<Binary::LogicalOr>,
+    &binary_op<Binary::GeluGrad>,   &binary_op<Binary::GeluTanhGrad>,
 };
 static_assert(sizeof(kBinary) / sizeof(kBinary[0]) == static_cast<int>(Binary::Count),
               "one entry per binary op");

@@ -1,17 +1,20 @@
 // Fused training kernels, float32 and float64 (the native twins of src/backend/ref/fused-*.ts;
 // see the Kernels interface in src/backend/backend.ts for each contract):
 //   layer norm forward/backward (llm.c's layernorm_forward/backward: mean and 1/σ saved per row,
-//     the weight and bias gradients accumulated per thread and summed once),
+//     the weight and bias gradients accumulated per fixed block of rows and summed in block order,
+//     so that they do not depend on the thread count),
 //   softmax-cross-entropy forward/backward (log-sum-exp saved per row, label smoothing),
 //   LSTM and GRU cell pointwise math forward/backward (PyTorch's gate orders i,f,g,o and r,z,n),
 //   the Adam/AdamW update (torch.optim.adam._single_tensor_adam's order of operations).
 // Rows run in parallel on the pool; float32 transcendentals use the vectorized vmath routines on a
-// contiguous scratch row. Views may have any strides; every shape is checked here, so that a bad
-// call is an error and never a stray memory access.
+// contiguous row. Views may have any strides (rows contiguous everywhere take loops the compiler
+// vectorizes); every shape is checked here, so that a bad call is an error and never a stray
+// memory access. Every result is the same for any thread count.
 #include "fused.h"
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "pool.h"
@@ -98,27 +101,78 @@ bool same_float(const View* v, int nv, const bool* skip, DT* dt) {
 
 // ---- Layer norm ---------------------------------------------------------------------------------
 
+#if defined(_OPENMP) || defined(__GNUC__) || defined(__clang__)
+#define NABLA_PRAGMA(x) _Pragma(#x)
+#define NABLA_SIMD_SUM(v) NABLA_PRAGMA(omp simd reduction(+ : v))
+#define NABLA_SIMD NABLA_PRAGMA(omp simd)
+#else
+#define NABLA_SIMD_SUM(v)
+#define NABLA_SIMD
+#endif
+
+// Whether a view's last dim is contiguous (or a 1-D view is; a missing optional view counts).
+inline bool unit(const View* v) { return v == nullptr || v->shape[v->ndim - 1] <= 1 || v->strides[v->ndim - 1] == 1; }
+
 template <typename T>
 void ln_forward(const View& x, const View* w, const View* b, double eps, const View& y,
                 const View& mean, const View& rstd) {
   const int64_t R = x.shape[0], N = x.shape[1];
+  // Rows contiguous in x, y, weight and bias: loops the compiler vectorizes.
+  const bool fast = unit(&x) && unit(&y) && unit(w) && unit(b);
   rows_parallel(R, 3 * N, [&](int64_t r0, int64_t r1, int) {
     for (int64_t r = r0; r < r1; r++) {
       const T* xr = ptr<T>(x) + at2(x, r, 0);
+      T* yr = ptr<T>(y) + at2(y, r, 0);
       const int64_t s = x.strides[1];
-      double sum = 0;
-      for (int64_t i = 0; i < N; i++) sum += xr[i * s];
-      const double mu = sum / N;
-      double var = 0;
-      for (int64_t i = 0; i < N; i++) {
-        const double d = xr[i * s] - mu;
-        var += d * d;
+      double mu, rs;
+      if (fast) {
+        double sum = 0;
+        NABLA_SIMD_SUM(sum)
+        for (int64_t i = 0; i < N; i++) sum += xr[i];
+        mu = sum / N;
+        double var = 0;
+        NABLA_SIMD_SUM(var)
+        for (int64_t i = 0; i < N; i++) {
+          const double d = xr[i] - mu;
+          var += d * d;
+        }
+        rs = 1.0 / std::sqrt(var / N + eps);
+      } else {
+        double sum = 0;
+        for (int64_t i = 0; i < N; i++) sum += xr[i * s];
+        mu = sum / N;
+        double var = 0;
+        for (int64_t i = 0; i < N; i++) {
+          const double d = xr[i * s] - mu;
+          var += d * d;
+        }
+        rs = 1.0 / std::sqrt(var / N + eps);
       }
-      const double rs = 1.0 / std::sqrt(var / N + eps);
       ptr<T>(mean)[at1(mean, r)] = static_cast<T>(mu);
       ptr<T>(rstd)[at1(rstd, r)] = static_cast<T>(rs);
-      T* yr = ptr<T>(y) + at2(y, r, 0);
       const T m = static_cast<T>(mu), q = static_cast<T>(rs);
+      if (fast) {
+        const T* wr = w ? ptr<T>(*w) + w->offset : nullptr;
+        const T* br = b ? ptr<T>(*b) + b->offset : nullptr;
+        if (wr && br) {
+          NABLA_SIMD
+          for (int64_t i = 0; i < N; i++) {
+            T t = (xr[i] - m) * q;
+            t *= wr[i];
+            yr[i] = t + br[i];
+          }
+        } else if (wr) {
+          NABLA_SIMD
+          for (int64_t i = 0; i < N; i++) yr[i] = (xr[i] - m) * q * wr[i];
+        } else if (br) {
+          NABLA_SIMD
+          for (int64_t i = 0; i < N; i++) yr[i] = (xr[i] - m) * q + br[i];
+        } else {
+          NABLA_SIMD
+          for (int64_t i = 0; i < N; i++) yr[i] = (xr[i] - m) * q;
+        }
+        continue;
+      }
       for (int64_t i = 0; i < N; i++) {
         T t = (xr[i * s] - m) * q;
         if (w) t *= ptr<T>(*w)[at1(*w, i)];
@@ -133,21 +187,54 @@ template <typename T>
 void ln_backward(const View& x, const View* w, const View& mean, const View& rstd, const View& gy,
                  const View& gx, const View* gw, const View* gb) {
   const int64_t R = x.shape[0], N = x.shape[1];
-  const int threads = num_threads();
-  // Per-thread partial sums of the weight and bias gradients, added up after the rows.
-  std::vector<double> partial((gw || gb) ? static_cast<size_t>(threads) * 2 * N : 0, 0.0);
-  std::vector<int> used(threads, 0);
-  rows_parallel(R, 8 * N, [&](int64_t r0, int64_t r1, int th) {
-    std::vector<T> xhat(N), d(N);
-    double* pw = partial.empty() ? nullptr : partial.data() + static_cast<size_t>(th) * 2 * N;
-    used[th] = 1;
+  const bool fast = unit(&x) && unit(w) && unit(&gy) && unit(&gx);
+  // The weight and bias gradients are sums over rows: each block of `chunk` rows (a size that does
+  // not depend on the thread count) sums into its own partials, which are added in block order,
+  // so that the result is the same for any number of threads.
+  const int64_t chunk = std::max<int64_t>(1, 32768 / std::max<int64_t>(8 * N, 1));
+  const int64_t chunks = (R + chunk - 1) / chunk;
+  std::vector<double> partial((gw || gb) ? static_cast<size_t>(chunks) * 2 * N : 0, 0.0);
+  const int threads = 8 * R * N >= 2 * 16384 ? 0 : 1;  // small: on the calling thread
+  parallel_for(chunks, [&](int64_t ci, int) {
+    const int64_t r0 = ci * chunk, r1 = std::min(R, r0 + chunk);
+    thread_local std::vector<T> xhat, d;
+    xhat.resize(static_cast<size_t>(N));
+    d.resize(static_cast<size_t>(N));
+    double* pw = partial.empty() ? nullptr : partial.data() + static_cast<size_t>(ci) * 2 * N;
+    const T* wr = w ? ptr<T>(*w) + w->offset : nullptr;
     for (int64_t r = r0; r < r1; r++) {
       const T mu = ptr<T>(mean)[at1(mean, r)];
       const T rs = ptr<T>(rstd)[at1(rstd, r)];
       const T* xr = ptr<T>(x) + at2(x, r, 0);
       const T* gr = ptr<T>(gy) + at2(gy, r, 0);
-      const int64_t xs = x.strides[1], gs = gy.strides[1];
+      T* orow = ptr<T>(gx) + at2(gx, r, 0);
       double sumD = 0, sumDX = 0;
+      if (fast) {
+        T* xh = xhat.data();
+        T* dd = d.data();
+        NABLA_SIMD
+        for (int64_t i = 0; i < N; i++) {
+          xh[i] = (xr[i] - mu) * rs;
+          dd[i] = wr ? gr[i] * wr[i] : gr[i];
+        }
+        NABLA_SIMD_SUM(sumD)
+        for (int64_t i = 0; i < N; i++) sumD += dd[i];
+        NABLA_SIMD_SUM(sumDX)
+        for (int64_t i = 0; i < N; i++) sumDX += static_cast<double>(dd[i]) * xh[i];
+        if (pw) {
+          double* pb = pw + N;
+          NABLA_SIMD
+          for (int64_t i = 0; i < N; i++) {
+            pw[i] += static_cast<double>(gr[i]) * xh[i];
+            pb[i] += gr[i];
+          }
+        }
+        const T meanD = static_cast<T>(sumD / N), meanDX = static_cast<T>(sumDX / N);
+        NABLA_SIMD
+        for (int64_t i = 0; i < N; i++) orow[i] = rs * (dd[i] - meanD - xh[i] * meanDX);
+        continue;
+      }
+      const int64_t xs = x.strides[1], gs = gy.strides[1];
       for (int64_t i = 0; i < N; i++) {
         const T xh = (xr[i * xs] - mu) * rs;
         const T g = gr[i * gs];
@@ -162,17 +249,15 @@ void ln_backward(const View& x, const View* w, const View& mean, const View& rst
         }
       }
       const T meanD = static_cast<T>(sumD / N), meanDX = static_cast<T>(sumDX / N);
-      T* orow = ptr<T>(gx) + at2(gx, r, 0);
       for (int64_t i = 0; i < N; i++) orow[i * gx.strides[1]] = rs * (d[i] - meanD - xhat[i] * meanDX);
     }
-  });
+  }, threads);
   for (int k = 0; k < 2; k++) {
     const View* out = k == 0 ? gw : gb;
     if (!out) continue;
     for (int64_t i = 0; i < N; i++) {
       double acc = 0;
-      for (int t = 0; t < threads; t++)
-        if (used[t]) acc += partial[static_cast<size_t>(t) * 2 * N + k * N + i];
+      for (int64_t c = 0; c < chunks; c++) acc += partial[static_cast<size_t>(c) * 2 * N + k * N + i];
       ptr<T>(*out)[at1(*out, i)] = static_cast<T>(acc);
     }
   }
@@ -246,11 +331,37 @@ template <typename T>
 void lstm_forward(const View& gi, const View& gh, const View* bias, const View& c, const View& out,
                   const View& gates) {
   const int64_t B = c.shape[0], H = c.shape[1];
+  // Rows contiguous everywhere: the pre-activations are summed into the gates row itself and the
+  // activations run there in place (the same operations, in the same order, as the general path).
+  const bool fast = unit(&gi) && unit(&gh) && unit(bias) && unit(&c) && unit(&out) && unit(&gates);
   rows_parallel(B, 16 * H, [&](int64_t b0, int64_t b1, int) {
-    std::vector<T> u(5 * H);
+    std::vector<T> u(fast ? H : 5 * H);
     for (int64_t b = b0; b < b1; b++) {
       const T* ir = ptr<T>(gi) + at2(gi, b, 0);
       const T* hr = ptr<T>(gh) + at2(gh, b, 0);
+      if (fast) {
+        T* g = ptr<T>(gates) + at2(gates, b, 0);
+        const T* br = bias ? ptr<T>(*bias) + bias->offset : nullptr;
+        NABLA_SIMD
+        for (int64_t k = 0; k < 4 * H; k++) g[k] = ir[k] + hr[k];
+        if (br) {
+          NABLA_SIMD
+          for (int64_t k = 0; k < 4 * H; k++) g[k] += br[k];
+        }
+        sigmoid_row(g, 2 * H);      // i, f
+        tanh_row(g + 2 * H, H);     // g
+        sigmoid_row(g + 3 * H, H);  // o
+        const T* cr = ptr<T>(c) + at2(c, b, 0);
+        T* h2 = ptr<T>(out) + at3(out, 0, b, 0);
+        T* c2 = ptr<T>(out) + at3(out, 1, b, 0);
+        T* t = u.data();
+        NABLA_SIMD
+        for (int64_t j = 0; j < H; j++) t[j] = c2[j] = g[H + j] * cr[j] + g[j] * g[2 * H + j];
+        tanh_row(t, H);
+        NABLA_SIMD
+        for (int64_t j = 0; j < H; j++) h2[j] = g[3 * H + j] * t[j];
+        continue;
+      }
       const int64_t is = gi.strides[1], hs = gh.strides[1];
       for (int64_t k = 0; k < 4 * H; k++) u[k] = ir[k * is] + hr[k * hs];
       if (bias)
@@ -275,9 +386,38 @@ template <typename T>
 void lstm_backward(const View& gates, const View& c, const View& out, const View* gH,
                    const View* gC, const View& dgates, const View& dc) {
   const int64_t B = c.shape[0], H = c.shape[1];
+  const bool fast = unit(&gates) && unit(&c) && unit(&out) && unit(gH) && unit(gC) &&
+                    unit(&dgates) && unit(&dc);
   rows_parallel(B, 16 * H, [&](int64_t b0, int64_t b1, int) {
     std::vector<T> tc(H);
     for (int64_t b = b0; b < b1; b++) {
+      if (fast) {
+        const T* c2 = ptr<T>(out) + at3(out, 1, b, 0);
+        T* t = tc.data();
+        NABLA_SIMD
+        for (int64_t j = 0; j < H; j++) t[j] = c2[j];
+        tanh_row(t, H);
+        const T* g4 = ptr<T>(gates) + at2(gates, b, 0);
+        T* d4 = ptr<T>(dgates) + at2(dgates, b, 0);
+        const T* cr = ptr<T>(c) + at2(c, b, 0);
+        const T* ghr = gH ? ptr<T>(*gH) + at2(*gH, b, 0) : nullptr;
+        const T* gcr = gC ? ptr<T>(*gC) + at2(*gC, b, 0) : nullptr;
+        T* dcr = ptr<T>(dc) + at2(dc, b, 0);
+        NABLA_SIMD
+        for (int64_t j = 0; j < H; j++) {
+          const T i = g4[j], f = g4[H + j], g = g4[2 * H + j], o = g4[3 * H + j];
+          const T tj = t[j];
+          const T gh2 = ghr ? ghr[j] : T(0);
+          const T gc2 = gcr ? gcr[j] : T(0);
+          const T dct = gc2 + gh2 * o * (1 - tj * tj);
+          d4[j] = dct * g * i * (1 - i);
+          d4[H + j] = dct * cr[j] * f * (1 - f);
+          d4[2 * H + j] = dct * i * (1 - g * g);
+          d4[3 * H + j] = gh2 * tj * o * (1 - o);
+          dcr[j] = dct * f;
+        }
+        continue;
+      }
       for (int64_t j = 0; j < H; j++) tc[j] = ptr<T>(out)[at3(out, 1, b, j)];
       tanh_row(tc.data(), H);
       const T* g4 = ptr<T>(gates) + at2(gates, b, 0);
@@ -390,22 +530,40 @@ void adam(const View& p, const View& g, const View& m, const View& v, const View
   T* mp = ptr<T>(m) + m.offset;
   T* vp = ptr<T>(v) + v.offset;
   T* xp = vmax ? ptr<T>(*vmax) + vmax->offset : nullptr;
-  parallel_chunks(p.numel(), 32768, [&](int64_t i0, int64_t i1, int) {
+  // The flags are fixed per call: one loop per combination (branch-free, so that the compiler
+  // vectorizes it; sqrt and division are exact in SIMD, so the bits are the scalar loop's).
+  auto run = [&](auto wdMode, auto lerp, auto amsgrad, int64_t i0, int64_t i1) {
+    constexpr int kWd = decltype(wdMode)::value;  // 0: none, 1: decoupled, 2: L2 (into the gradient)
+    constexpr bool kLerpLow = decltype(lerp)::value, kMax = decltype(amsgrad)::value;
+    NABLA_SIMD
     for (int64_t i = i0; i < i1; i++) {
       T gr = maximize ? -gp[i] : gp[i];
-      if (wd != 0) {
-        if (decoupled)
-          pp[i] *= decay;
-        else
-          gr += wdT * pp[i];
-      }
+      if (kWd == 1) pp[i] *= decay;
+      if (kWd == 2) gr += wdT * pp[i];
       // torch.lerp(m, g, 1 − β1)
-      mp[i] = lerpLow ? mp[i] + w1 * (gr - mp[i]) : gr - (gr - mp[i]) * (1 - w1);
-      vp[i] = vp[i] * b2T + w2 * gr * gr;
-      T second = vp[i];
-      if (xp) second = xp[i] = std::max(xp[i], second);
-      pp[i] += -stepSize * mp[i] / (std::sqrt(second) / bc2Sqrt + epsT);
+      const T mi = kLerpLow ? mp[i] + w1 * (gr - mp[i]) : gr - (gr - mp[i]) * (1 - w1);
+      mp[i] = mi;
+      const T vi = vp[i] * b2T + w2 * gr * gr;
+      vp[i] = vi;
+      T second = vi;
+      if (kMax) second = xp[i] = std::max(xp[i], second);
+      pp[i] += -stepSize * mi / (std::sqrt(second) / bc2Sqrt + epsT);
     }
+  };
+  const int wdMode = wd == 0 ? 0 : decoupled ? 1 : 2;
+  parallel_chunks(p.numel(), 32768, [&](int64_t i0, int64_t i1, int) {
+    auto with = [&](auto w) {
+      if (lerpLow) {
+        if (xp) run(w, std::true_type{}, std::true_type{}, i0, i1);
+        else run(w, std::true_type{}, std::false_type{}, i0, i1);
+      } else {
+        if (xp) run(w, std::false_type{}, std::true_type{}, i0, i1);
+        else run(w, std::false_type{}, std::false_type{}, i0, i1);
+      }
+    };
+    if (wdMode == 0) with(std::integral_constant<int, 0>{});
+    else if (wdMode == 1) with(std::integral_constant<int, 1>{});
+    else with(std::integral_constant<int, 2>{});
   });
 }
 

@@ -4,7 +4,9 @@
 // batches cost only the packing; an MR × NR register-blocked micro-kernel streams the panels.
 // Micro-kernels: AVX-512F and AVX2+FMA (chosen at run time from the CPU's features), and a portable
 // one the compiler vectorizes for the baseline instruction set. Threads split the batch and the
-// rows/columns of C into independent tiles, each packing its own panels.
+// rows/columns of C into independent tiles, each packing its own panels. Products of few rows (a
+// recurrent step's h·W or h·Wᵀ) skip the packing of the large operand (see kUnpackedBPanels).
+// Every element of C is the same sum in the same order whatever the path and thread count.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +15,7 @@
 
 #include "kernels.h"
 #include "pool.h"
+#include "vmath.h"
 
 #if !defined(NABLA_NO_SIMD) && (defined(__x86_64__) || defined(__i386__)) && \
     (defined(__GNUC__) || defined(__clang__))
@@ -145,16 +148,22 @@ void pack_b(const T* B, int64_t sk, int64_t sn, int64_t kc, int64_t nc, T* dst) 
 }
 
 // ---- Micro-kernels: C[MR × NR] (+)= Apanel · Bpanel over kc -----------------------------------
+//
+// B's row k starts at B + k·ldb (a packed panel: ldb = NR; or, unpacked, a row of a matrix that is
+// contiguous along N). A is a packed panel, element (r, k) at A[k·MR + r], or (UA, "unpacked A")
+// a block of a matrix that is contiguous along K, element (r, k) at A[r·lda + k]. Either way every
+// C element is the same sum in the same order, so that the layout never changes the result.
 
-template <typename T, int MR, int NR>
-void ukr_portable(int64_t kc, const T* A, const T* B, T* C, int64_t ldc, int acc) {
+template <typename T, int MR, int NR, bool UA>
+void ukr_portable(int64_t kc, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc,
+                  int acc) {
   T c[MR][NR];
   for (int i = 0; i < MR; i++) {
     for (int j = 0; j < NR; j++) c[i][j] = 0;
   }
-  for (int64_t k = 0; k < kc; k++, A += MR, B += NR) {
+  for (int64_t k = 0; k < kc; k++, B += ldb) {
     NABLA_UNROLL for (int i = 0; i < MR; i++) {
-      const T a = A[i];
+      const T a = UA ? A[i * lda + k] : A[k * MR + i];
       NABLA_UNROLL for (int j = 0; j < NR; j++) c[i][j] += a * B[j];
     }
   }
@@ -170,109 +179,62 @@ void ukr_portable(int64_t kc, const T* A, const T* B, T* C, int64_t ldc, int acc
 
 #if NABLA_X86_SIMD
 
-template <int MR, int NV>
-TGT_AVX2 void ukr_avx2_f32(int64_t kc, const float* A, const float* B, float* C, int64_t ldc,
-                           int acc) {
-  __m256 c[MR][NV];
-  NABLA_UNROLL for (int i = 0; i < MR; i++) {
-    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
-    NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = _mm256_setzero_ps();
+// One SIMD micro-kernel per (instruction set, element type): VEC the register type, LANES its
+// width, ZERO/LOADU/STOREU/ADD/FMA/BCAST its operations.
+#define NABLA_UKR(NAME, TGT, T, VEC, LANES, ZERO, LOADU, STOREU, ADD, FMA, BCAST)                 \
+  template <int MR, int NV, bool UA>                                                          \
+  TGT void NAME(int64_t kc, const T* A, int64_t lda, const T* B, int64_t ldb, T* C, int64_t ldc, \
+                int acc) {                                                                    \
+    VEC c[MR][NV];                                                                            \
+    NABLA_UNROLL for (int i = 0; i < MR; i++) {                                               \
+      _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);                  \
+      NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = ZERO();                             \
+    }                                                                                         \
+    if constexpr (UA) {                                                                       \
+      const T* a[MR];                                                                         \
+      NABLA_UNROLL for (int i = 0; i < MR; i++) a[i] = A + i * lda;                           \
+      for (int64_t k = 0; k < kc; k++, B += ldb) {                                            \
+        VEC b[NV];                                                                            \
+        NABLA_UNROLL for (int j = 0; j < NV; j++) b[j] = LOADU(B + LANES * j);                \
+        NABLA_UNROLL for (int i = 0; i < MR; i++) {                                           \
+          const VEC x = BCAST(a[i] + k);                                                      \
+          NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = FMA(x, b[j], c[i][j]);          \
+        }                                                                                     \
+      }                                                                                       \
+    } else {                                                                                  \
+      for (int64_t k = 0; k < kc; k++, A += MR, B += ldb) {                                   \
+        VEC b[NV];                                                                            \
+        NABLA_UNROLL for (int j = 0; j < NV; j++) b[j] = LOADU(B + LANES * j);                \
+        NABLA_UNROLL for (int i = 0; i < MR; i++) {                                           \
+          const VEC x = BCAST(A + i);                                                         \
+          NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = FMA(x, b[j], c[i][j]);          \
+        }                                                                                     \
+      }                                                                                       \
+    }                                                                                         \
+    NABLA_UNROLL for (int i = 0; i < MR; i++) {                                               \
+      NABLA_UNROLL for (int j = 0; j < NV; j++) {                                             \
+        T* p = C + i * ldc + LANES * j;                                                       \
+        VEC v = c[i][j];                                                                      \
+        if (acc) v = ADD(v, LOADU(p));                                                        \
+        STOREU(p, v);                                                                         \
+      }                                                                                       \
+    }                                                                                         \
   }
-  for (int64_t k = 0; k < kc; k++, A += MR, B += 8 * NV) {
-    __m256 b[NV];
-    NABLA_UNROLL for (int j = 0; j < NV; j++) b[j] = _mm256_load_ps(B + 8 * j);
-    NABLA_UNROLL for (int i = 0; i < MR; i++) {
-      const __m256 a = _mm256_broadcast_ss(A + i);
-      NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = _mm256_fmadd_ps(a, b[j], c[i][j]);
-    }
-  }
-  NABLA_UNROLL for (int i = 0; i < MR; i++) {
-    NABLA_UNROLL for (int j = 0; j < NV; j++) {
-      float* p = C + i * ldc + 8 * j;
-      __m256 v = c[i][j];
-      if (acc) v = _mm256_add_ps(v, _mm256_loadu_ps(p));
-      _mm256_storeu_ps(p, v);
-    }
-  }
-}
 
-template <int MR, int NV>
-TGT_AVX2 void ukr_avx2_f64(int64_t kc, const double* A, const double* B, double* C, int64_t ldc,
-                           int acc) {
-  __m256d c[MR][NV];
-  NABLA_UNROLL for (int i = 0; i < MR; i++) {
-    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
-    NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = _mm256_setzero_pd();
-  }
-  for (int64_t k = 0; k < kc; k++, A += MR, B += 4 * NV) {
-    __m256d b[NV];
-    NABLA_UNROLL for (int j = 0; j < NV; j++) b[j] = _mm256_load_pd(B + 4 * j);
-    NABLA_UNROLL for (int i = 0; i < MR; i++) {
-      const __m256d a = _mm256_broadcast_sd(A + i);
-      NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = _mm256_fmadd_pd(a, b[j], c[i][j]);
-    }
-  }
-  NABLA_UNROLL for (int i = 0; i < MR; i++) {
-    NABLA_UNROLL for (int j = 0; j < NV; j++) {
-      double* p = C + i * ldc + 4 * j;
-      __m256d v = c[i][j];
-      if (acc) v = _mm256_add_pd(v, _mm256_loadu_pd(p));
-      _mm256_storeu_pd(p, v);
-    }
-  }
-}
+TGT_AVX2 inline __m256 bcast8f(const float* p) { return _mm256_broadcast_ss(p); }
+TGT_AVX2 inline __m256d bcast4d(const double* p) { return _mm256_broadcast_sd(p); }
+TGT_AVX512 inline __m512 bcast16f(const float* p) { return _mm512_set1_ps(*p); }
+TGT_AVX512 inline __m512d bcast8d(const double* p) { return _mm512_set1_pd(*p); }
 
-template <int MR, int NV>
-TGT_AVX512 void ukr_avx512_f32(int64_t kc, const float* A, const float* B, float* C, int64_t ldc,
-                               int acc) {
-  __m512 c[MR][NV];
-  NABLA_UNROLL for (int i = 0; i < MR; i++) {
-    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
-    NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = _mm512_setzero_ps();
-  }
-  for (int64_t k = 0; k < kc; k++, A += MR, B += 16 * NV) {
-    __m512 b[NV];
-    NABLA_UNROLL for (int j = 0; j < NV; j++) b[j] = _mm512_load_ps(B + 16 * j);
-    NABLA_UNROLL for (int i = 0; i < MR; i++) {
-      const __m512 a = _mm512_set1_ps(A[i]);
-      NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = _mm512_fmadd_ps(a, b[j], c[i][j]);
-    }
-  }
-  NABLA_UNROLL for (int i = 0; i < MR; i++) {
-    NABLA_UNROLL for (int j = 0; j < NV; j++) {
-      float* p = C + i * ldc + 16 * j;
-      __m512 v = c[i][j];
-      if (acc) v = _mm512_add_ps(v, _mm512_loadu_ps(p));
-      _mm512_storeu_ps(p, v);
-    }
-  }
-}
-
-template <int MR, int NV>
-TGT_AVX512 void ukr_avx512_f64(int64_t kc, const double* A, const double* B, double* C,
-                               int64_t ldc, int acc) {
-  __m512d c[MR][NV];
-  NABLA_UNROLL for (int i = 0; i < MR; i++) {
-    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
-    NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = _mm512_setzero_pd();
-  }
-  for (int64_t k = 0; k < kc; k++, A += MR, B += 8 * NV) {
-    __m512d b[NV];
-    NABLA_UNROLL for (int j = 0; j < NV; j++) b[j] = _mm512_load_pd(B + 8 * j);
-    NABLA_UNROLL for (int i = 0; i < MR; i++) {
-      const __m512d a = _mm512_set1_pd(A[i]);
-      NABLA_UNROLL for (int j = 0; j < NV; j++) c[i][j] = _mm512_fmadd_pd(a, b[j], c[i][j]);
-    }
-  }
-  NABLA_UNROLL for (int i = 0; i < MR; i++) {
-    NABLA_UNROLL for (int j = 0; j < NV; j++) {
-      double* p = C + i * ldc + 8 * j;
-      __m512d v = c[i][j];
-      if (acc) v = _mm512_add_pd(v, _mm512_loadu_pd(p));
-      _mm512_storeu_pd(p, v);
-    }
-  }
-}
+NABLA_UKR(ukr_avx2_f32, TGT_AVX2, float, __m256, 8, _mm256_setzero_ps, _mm256_loadu_ps,
+          _mm256_storeu_ps, _mm256_add_ps, _mm256_fmadd_ps, bcast8f)
+NABLA_UKR(ukr_avx2_f64, TGT_AVX2, double, __m256d, 4, _mm256_setzero_pd, _mm256_loadu_pd,
+          _mm256_storeu_pd, _mm256_add_pd, _mm256_fmadd_pd, bcast4d)
+NABLA_UKR(ukr_avx512_f32, TGT_AVX512, float, __m512, 16, _mm512_setzero_ps, _mm512_loadu_ps,
+          _mm512_storeu_ps, _mm512_add_ps, _mm512_fmadd_ps, bcast16f)
+NABLA_UKR(ukr_avx512_f64, TGT_AVX512, double, __m512d, 8, _mm512_setzero_pd, _mm512_loadu_pd,
+          _mm512_storeu_pd, _mm512_add_pd, _mm512_fmadd_pd, bcast8d)
+#undef NABLA_UKR
 
 #endif  // NABLA_X86_SIMD
 
@@ -283,30 +245,37 @@ struct Cfg {
   const char* isa;
   int mr, nr;
   int64_t kc, mc, nc;  // block sizes (mc a multiple of mr, nc of nr)
-  void (*ukr)(int64_t kc, const T* A, const T* B, T* C, int64_t ldc, int acc);
+  using Ukr = void (*)(int64_t kc, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
+                      int64_t ldc, int acc);
+  Ukr ukr;     // A packed
+  Ukr ukr_ua;  // A unpacked (contiguous along K)
   void (*pack_a)(const T* A, int64_t sm, int64_t sk, int64_t mc, int64_t kc, T* dst);
   void (*pack_b)(const T* B, int64_t sk, int64_t sn, int64_t kc, int64_t nc, T* dst);
 };
 
 template <typename T, int MR, int NR>
-Cfg<T> make_cfg(const char* isa, int64_t kc, int64_t mc, int64_t nc,
-                void (*ukr)(int64_t, const T*, const T*, T*, int64_t, int)) {
-  return Cfg<T>{isa, MR, NR, kc, mc, nc, ukr, &pack_a<T, MR>, &pack_b<T, NR>};
+Cfg<T> make_cfg(const char* isa, int64_t kc, int64_t mc, int64_t nc, typename Cfg<T>::Ukr ukr,
+                typename Cfg<T>::Ukr ukr_ua) {
+  return Cfg<T>{isa, MR, NR, kc, mc, nc, ukr, ukr_ua, &pack_a<T, MR>, &pack_b<T, NR>};
 }
 
-const Cfg<float> kF32Portable = make_cfg<float, 4, 8>("scalar", 256, 128, 2048,
-                                                      &ukr_portable<float, 4, 8>);
-const Cfg<double> kF64Portable = make_cfg<double, 4, 4>("scalar", 256, 128, 2048,
-                                                        &ukr_portable<double, 4, 4>);
+const Cfg<float> kF32Portable =
+    make_cfg<float, 4, 8>("scalar", 256, 128, 2048, &ukr_portable<float, 4, 8, false>,
+                          &ukr_portable<float, 4, 8, true>);
+const Cfg<double> kF64Portable =
+    make_cfg<double, 4, 4>("scalar", 256, 128, 2048, &ukr_portable<double, 4, 4, false>,
+                           &ukr_portable<double, 4, 4, true>);
 #if NABLA_X86_SIMD
-const Cfg<float> kF32Avx2 = make_cfg<float, 6, 16>("avx2", 256, 144, 4080, &ukr_avx2_f32<6, 2>);
-const Cfg<double> kF64Avx2 = make_cfg<double, 6, 8>("avx2", 256, 72, 4080, &ukr_avx2_f64<6, 2>);
+const Cfg<float> kF32Avx2 = make_cfg<float, 6, 16>("avx2", 256, 144, 4080, &ukr_avx2_f32<6, 2, false>,
+                                                   &ukr_avx2_f32<6, 2, true>);
+const Cfg<double> kF64Avx2 = make_cfg<double, 6, 8>("avx2", 256, 72, 4080, &ukr_avx2_f64<6, 2, false>,
+                                                    &ukr_avx2_f64<6, 2, true>);
 // Block sizes: BLIS' Haswell values for AVX2; for AVX-512 a deeper KC (fewer C round trips)
 // measured best on Zen 4 (the B micro-panel then streams from L2, which keeps up at this MR).
-const Cfg<float> kF32Avx512 =
-    make_cfg<float, 12, 32>("avx512", 384, 96, 4096, &ukr_avx512_f32<12, 2>);
-const Cfg<double> kF64Avx512 =
-    make_cfg<double, 12, 16>("avx512", 384, 96, 4096, &ukr_avx512_f64<12, 2>);
+const Cfg<float> kF32Avx512 = make_cfg<float, 12, 32>(
+    "avx512", 384, 96, 4096, &ukr_avx512_f32<12, 2, false>, &ukr_avx512_f32<12, 2, true>);
+const Cfg<double> kF64Avx512 = make_cfg<double, 12, 16>(
+    "avx512", 384, 96, 4096, &ukr_avx512_f64<12, 2, false>, &ukr_avx512_f64<12, 2, true>);
 #endif
 
 enum class Isa { Scalar, Avx2, Avx512 };
@@ -376,10 +345,18 @@ struct Problem {
   int64_t sbb, sbk, sbn;
   T* C;
   int64_t sbc, ldc;
+  bool ct = false;  // C stored transposed: element (i, j) at C[j·ldc + i]
 };
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t m) { return ceil_div(a, m) * m; }
+
+// Unpacked operands. Packing a panel pays off when many micro-kernel calls reuse it: a B panel is
+// reused by every A panel of the tile, an A panel by every B panel. When B's rows are contiguous
+// along N and the tile has at most this many A panels, the micro-kernel reads B in place; when A's
+// rows are contiguous along K and the tile is one B panel wide, it reads A in place. (For the
+// 32-row products of a recurrent step, packing the 1 MB weight was a third of the time.)
+constexpr int64_t kUnpackedBPanels = 3;
 
 // C[t][m0:m1, n0:n1] = A[t][m0:m1, :] · B[t][:, n0:n1], on the calling thread.
 template <typename T>
@@ -389,13 +366,17 @@ void gemm_tile(const Cfg<T>& g, const Problem<T>& p, int64_t t, int64_t m0, int6
   const T* B = p.B + t * p.sbb;
   T* C = p.C + t * p.sbc;
   const int64_t ldc = p.ldc;
+  // Element (i, j) of C is C[i·crs + j·ccs].
+  const int64_t crs = p.ct ? 1 : ldc, ccs = p.ct ? ldc : 1;
   if (p.K == 0) {
     for (int64_t i = m0; i < m1; i++) {
-      for (int64_t j = n0; j < n1; j++) C[i * ldc + j] = 0;
+      for (int64_t j = n0; j < n1; j++) C[i * crs + j * ccs] = 0;
     }
     return;
   }
   const int MR = g.mr, NR = g.nr;
+  const bool ub = p.sbn == 1 && m1 - m0 <= kUnpackedBPanels * MR;
+  const bool ua = p.sak == 1 && n1 - n0 <= NR;
   // Even K blocks (a last block of a few k would waste a C round trip).
   const int64_t kblocks = ceil_div(p.K, g.kc);
   const int64_t KC = round_up(ceil_div(p.K, kblocks), 4);
@@ -406,27 +387,38 @@ void gemm_tile(const Cfg<T>& g, const Problem<T>& p, int64_t t, int64_t m0, int6
   alignas(64) T tile[16 * 32];
   for (int64_t jc = n0; jc < n1; jc += g.nc) {
     const int64_t nc = std::min(g.nc, n1 - jc);
+    // Unpacked: full panels in place, a last partial one packed (zero-padded).
+    const int64_t nfull = ub ? nc / NR * NR : 0;
     for (int64_t pc = 0; pc < p.K; pc += KC) {
       const int64_t kc = std::min(KC, p.K - pc);
       const int acc = pc > 0;
-      g.pack_b(B + pc * p.sbk + jc * p.sbn, p.sbk, p.sbn, kc, nc, pb);
+      const T* Bk = B + pc * p.sbk + jc * p.sbn;
+      if (nfull < nc) g.pack_b(Bk + nfull * p.sbn, p.sbk, p.sbn, kc, nc - nfull, pb);
       for (int64_t ic = m0; ic < m1; ic += g.mc) {
         const int64_t mc = std::min(g.mc, m1 - ic);
-        g.pack_a(A + ic * p.sam + pc * p.sak, p.sam, p.sak, mc, kc, pa);
+        const T* Ai = A + ic * p.sam + pc * p.sak;
+        const int64_t mfull = ua ? mc / MR * MR : 0;
+        if (mfull < mc) g.pack_a(Ai + mfull * p.sam, p.sam, p.sak, mc - mfull, kc, pa);
         for (int64_t jr = 0; jr < nc; jr += NR) {
           const int64_t nr = std::min<int64_t>(NR, nc - jr);
-          const T* bp = pb + jr * kc;
+          const bool bu = jr < nfull;
+          const T* bp = bu ? Bk + jr : pb + (jr - nfull) * kc;
+          const int64_t ldb = bu ? p.sbk : NR;
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
-            const T* ap = pa + ir * kc;
-            T* c = C + (ic + ir) * ldc + jc + jr;
-            if (mr == MR && nr == NR) {
-              g.ukr(kc, ap, bp, c, ldc, acc);
+            const bool au = ir < mfull;
+            const T* ap = au ? Ai + ir * p.sam : pa + (ir - mfull) * kc;
+            const auto ukr = au ? g.ukr_ua : g.ukr;
+            const int64_t lda = au ? p.sam : 0;
+            T* c = C + (ic + ir) * crs + (jc + jr) * ccs;
+            if (mr == MR && nr == NR && !p.ct) {
+              ukr(kc, ap, lda, bp, ldb, c, ldc, acc);
             } else {
-              g.ukr(kc, ap, bp, tile, NR, 0);
+              ukr(kc, ap, lda, bp, ldb, tile, NR, 0);
               for (int64_t r = 0; r < mr; r++) {
                 for (int64_t q = 0; q < nr; q++) {
-                  c[r * ldc + q] = (acc ? c[r * ldc + q] : T(0)) + tile[r * NR + q];
+                  T& d = c[r * crs + q * ccs];
+                  d = (acc ? d : T(0)) + tile[r * NR + q];
                 }
               }
             }
@@ -450,11 +442,16 @@ template <typename T>
 void gemm(const Problem<T>& p) {
   const Cfg<T>& g = cfg_for<T>(g_isa);
   if (p.bt == 0 || p.M == 0 || p.N == 0) return;
-  if (2 * p.N < g.nr && p.M >= 2 * p.N && p.K > 0) {
-    // Few columns (a classifier head): most of each NR-wide micro-tile would be padding. Compute
-    // Cᵀ = Bᵀ·Aᵀ instead, where N becomes the row count (padded only to MR), into a scratch
-    // buffer, and transpose it into C.
-    std::vector<T> ct(static_cast<size_t>(p.bt * p.N * p.M));
+  // Cᵀ = Bᵀ·Aᵀ instead (written straight into C, transposed), when that shape suits the
+  // micro-kernel better:
+  //  - few columns (a classifier head): most of each NR-wide micro-tile would be padding, while N
+  //    as the row count is padded only to MR;
+  //  - few rows with a transposed B (h·Wᵀ in a recurrent step): Bᵀ = W then has rows contiguous
+  //    along K, which the micro-kernel reads in place, instead of packing all of W per call.
+  const bool few_cols = 2 * p.N < g.nr && p.M >= 2 * p.N;
+  const bool few_rows_bt =
+      p.sbk == 1 && p.sbn != 1 && p.M <= g.nr && p.N >= 4 * g.mr && p.N * p.K >= (int64_t{1} << 16);
+  if (!p.ct && p.K > 0 && (few_cols || few_rows_bt)) {
     Problem<T> q;
     q.bt = p.bt;
     q.M = p.N;
@@ -468,17 +465,11 @@ void gemm(const Problem<T>& p) {
     q.sbb = p.sab;
     q.sbk = p.sak;
     q.sbn = p.sam;
-    q.C = ct.data();
-    q.sbc = p.N * p.M;
-    q.ldc = p.M;
+    q.C = p.C;
+    q.sbc = p.sbc;
+    q.ldc = p.ldc;
+    q.ct = true;
     gemm<T>(q);
-    for (int64_t t = 0; t < p.bt; t++) {
-      const T* src = ct.data() + t * q.sbc;
-      T* dst = p.C + t * p.sbc;
-      for (int64_t i = 0; i < p.M; i++) {
-        for (int64_t j = 0; j < p.N; j++) dst[i * p.ldc + j] = src[j * p.M + i];
-      }
-    }
     return;
   }
   const int threads = num_threads();
@@ -575,6 +566,7 @@ const char* gemm_isa() {
 
 const char* set_gemm_isa(const char* name) {
   g_isa = parse_isa(name);
+  vmath::set_isa(name);  // the vectorized math follows (for tests of each path)
   return gemm_isa();
 }
 

@@ -26,6 +26,8 @@ enum class Unary : int {
   Floor,
   LogicalNot,
   IsFinite,
+  Gelu,      // x·Φ(x)
+  GeluTanh,  // ½x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))
   Count
 };
 
@@ -45,6 +47,8 @@ enum class Binary : int {
   Ge,
   LogicalAnd,
   LogicalOr,
+  GeluGrad,      // b·gelu′(a)
+  GeluTanhGrad,  // b·geluTanh′(a)
   Count
 };
 
@@ -66,7 +70,8 @@ bool k_scatter_add(const View& out, int axis, const View& index, const View& src
 
 // GEMM instruction-set selection: "avx512", "avx2", "scalar".
 const char* gemm_isa();
-// Forces an instruction set (if the CPU has it; "auto" or "" picks the best); returns the one used.
+// Forces an instruction set (if the CPU has it; "auto" or "" picks the best) on the GEMM and the
+// vectorized math (vmath.h); returns the GEMM's.
 const char* set_gemm_isa(const char* name);
 // A comma-separated list of the SIMD features the CPU reports.
 const char* cpu_features();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace nabla {
 
@@ -24,7 +25,8 @@ void parallel_run(int64_t tasks, TaskFn fn, void* ctx, int threads = 0);
 template <typename F>
 void parallel_for(int64_t tasks, F&& f, int threads = 0) {
   if (tasks <= 0) return;
-  auto tramp = [](void* c, int64_t t, int th) { (*static_cast<F*>(c))(t, th); };
+  using Fn = std::remove_reference_t<F>;
+  auto tramp = [](void* c, int64_t t, int th) { (*static_cast<Fn*>(c))(t, th); };
   parallel_run(tasks, tramp, const_cast<void*>(static_cast<const void*>(&f)), threads);
 }
 

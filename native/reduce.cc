@@ -12,6 +12,8 @@ namespace nabla {
 namespace {
 
 constexpr int64_t kGrain = 1 << 15;
+// The number of pieces a large reduction to few outputs is cut into (at most; by size only).
+constexpr int64_t kMaxPieces = 16;
 
 // Sum of a strided run, in double.
 template <typename T>
@@ -83,9 +85,9 @@ void reduce_impl(Reduce op, const View& x, const int* axes, int naxes, const Vie
   const Plan<2> p = make_plan<2>(nd, shape, strides);
   const int64_t total = p.empty ? 0 : p.rows() * p.inner();
 
-  auto body = [&](double* A, int64_t e0, int64_t e1) {
-    const int64_t base[2] = {0, x.offset};
-    for_range<2>(p, base, e0, e1, [&](const int64_t* off, int64_t n, const int64_t* in) {
+  // Accumulates the part [e0, e1) of plan q's iteration space (offsets `base`) into A.
+  auto body = [&](double* A, const Plan<2>& q, const int64_t* base, int64_t e0, int64_t e1) {
+    for_range<2>(q, base, e0, e1, [&](const int64_t* off, int64_t n, const int64_t* in) {
       double* a = A + off[0];
       const T* s = xd + off[1];
       const int64_t sa = in[0], sx = in[1];
@@ -119,20 +121,41 @@ void reduce_impl(Reduce op, const View& x, const int* axes, int naxes, const Vie
     });
   };
 
-  const int threads = num_threads();
-  if (total >= 2 * kGrain && threads > 1 && p.strides[0][0] != 0 && p.shape[0] >= 2) {
-    // The outermost dim is a kept one: its slices update disjoint outputs.
-    const int64_t per = total / p.shape[0];
+  // Which strategy runs depends on the sizes only, never on the thread count, so that the result
+  // is the same for any number of threads:
+  //  - the outermost dim (in memory order) is kept: it is split into ranges, each a task that
+  //    computes its outputs exactly as the serial loop does (same terms, same order);
+  //  - otherwise, with few outputs for the input's size: the input is cut into a fixed number of
+  //    pieces (by size alone), each reduced into its own partials, which are then combined in
+  //    piece order (each thread streams through contiguous memory);
+  //  - otherwise (many outputs, an outer dim reduced): the kept dim of largest extent is split,
+  //    again computing each output as the serial loop does.
+  const int64_t xbase[2] = {0, x.offset};
+  int split = -1;
+  if (p.strides[0][0] != 0 && p.shape[0] >= 2) {
+    split = 0;
+  } else if (outsize * 4 * kMaxPieces > total) {
+    for (int d = 0; d < p.nd; d++) {
+      if (p.strides[0][d] != 0 && p.shape[d] >= 2 && (split < 0 || p.shape[d] > p.shape[split]))
+        split = d;
+    }
+  }
+  if (total >= 2 * kGrain && split >= 0) {
+    const int64_t n = p.shape[split];
+    const int64_t per = total / n;  // elements per index of the split dim
     const int64_t grain = std::max<int64_t>(1, kGrain / std::max<int64_t>(per, 1));
-    parallel_chunks(p.shape[0], grain,
-                    [&](int64_t b, int64_t e, int) { body(acc.data(), b * per, e * per); });
-  } else if (total >= 2 * kGrain && threads > 1 && outsize * threads * 4 <= total) {
-    // Few outputs: each thread reduces a slice of x into its own accumulator, then they combine.
-    const int64_t parts = std::min<int64_t>(threads, total / kGrain);
+    parallel_chunks(n, grain, [&](int64_t b, int64_t e, int) {
+      Plan<2> q = p;
+      q.shape[split] = e - b;
+      const int64_t base[2] = {b * p.strides[0][split], x.offset + b * p.strides[1][split]};
+      body(acc.data(), q, base, 0, (e - b) * per);
+    });
+  } else if (total >= 2 * kGrain && outsize * 4 * kMaxPieces <= total) {
+    const int64_t parts = std::min<int64_t>(kMaxPieces, total / kGrain);
     std::vector<double> partial(static_cast<size_t>(parts * outsize), init);
     const int64_t chunk = (total + parts - 1) / parts;
     parallel_for(parts, [&](int64_t t, int) {
-      body(partial.data() + t * outsize, t * chunk, std::min(total, (t + 1) * chunk));
+      body(partial.data() + t * outsize, p, xbase, t * chunk, std::min(total, (t + 1) * chunk));
     });
     for (int64_t t = 0; t < parts; t++) {
       const double* q = partial.data() + t * outsize;
@@ -149,7 +172,7 @@ void reduce_impl(Reduce op, const View& x, const int* axes, int naxes, const Vie
       }
     }
   } else {
-    body(acc.data(), 0, total);
+    body(acc.data(), p, xbase, 0, total);
   }
 
   // Store, in the output's dtype, through its strides (out has x's shape with 1 on the axes).

@@ -6,7 +6,8 @@
 // AssemblyScript because it is an npm package (no system toolchain), has the WebAssembly SIMD
 // instructions as builtins (f32x4, v128.load32_splat) and optimizes through Binaryen.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import asc from 'assemblyscript/asc';
 
@@ -28,11 +29,32 @@ const SHARED_FLAGS = [
   '65536',
 ];
 
+/**
+ * Reads a source for asc. In wasm/assembly/, a line `// @inline` becomes AssemblyScript's `@inline`
+ * decorator (always inline the function that follows): the sources stay TypeScript that tsc,
+ * ESLint and Prettier parse (none accepts a decorator on a function), and the f32x4 math functions
+ * still inline into the loops that call them per vector (Binaryen's own heuristics leave them as
+ * calls, measured 1.5× slower on GELU). The replacement keeps line numbers.
+ */
+async function readSource(name, baseDir) {
+  const path = resolve(baseDir, name);
+  let text;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return null;
+  }
+  return path.startsWith(join(root, 'wasm', 'assembly'))
+    ? text.replace(/^\/\/ @inline$/gm, '@inline')
+    : text;
+}
+
 /** Compiles the kernels with `flags`; resolves to the .wasm bytes. */
 export async function compileKernels(flags = FLAGS) {
   let binary = null;
   const errors = [];
   const { error } = await asc.main([join(root, SOURCE), '--outFile', 'kernels.wasm', ...flags], {
+    readFile: readSource,
     writeFile(name, contents) {
       if (name.endsWith('.wasm')) binary = contents;
     },

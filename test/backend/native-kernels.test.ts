@@ -9,7 +9,13 @@ import assert from 'node:assert/strict';
 import type { DType } from '../../src/core/dtype.js';
 import type { BinaryOp, UnaryOp, View } from '../../src/backend/backend.js';
 import { refBackend } from '../../src/backend/ref/index.js';
-import { nativeBackend, setNumThreads, getNumThreads } from '../../src/backend/native/index.js';
+import {
+  nativeBackend,
+  nativeBackendInfo,
+  setGemmKernel,
+  setNumThreads,
+  getNumThreads,
+} from '../../src/backend/native/index.js';
 import {
   Rng,
   assertArraysClose,
@@ -159,6 +165,139 @@ describe('native kernels against ref', { skip: skipNative }, () => {
     }
   });
 
+  /**
+   * The vectorized paths each CPU may take (AVX-512, AVX2, none), forced one after the other: the
+   * GEMM kernel setting steers the vectorized math too.
+   */
+  function mathPaths(): string[] {
+    const features = nativeBackendInfo().cpuFeatures ?? '';
+    const paths = ['scalar'];
+    if (features.includes('avx2') && features.includes('fma')) paths.push('avx2');
+    if (features.includes('avx512f')) paths.push('avx512');
+    return paths;
+  }
+
+  function withPath(path: string, run: () => void): void {
+    setGemmKernel(path as 'avx2');
+    try {
+      run();
+    } finally {
+      setGemmKernel('auto');
+    }
+  }
+
+  /**
+   * A GELU input: magnitudes spread log-uniformly over [1e-30, 1e3] (both signs), values where the
+   * float32 code switches formulas (0.8, 14.5, 20, …), the root of gelu′ near −0.75, and NaN, ±0,
+   * ±Infinity and huge values (the limits, which ref defines too).
+   */
+  function geluInput(rng: Rng, dtype: DType, shape: number[]): View {
+    const v = randomView(rng, dtype, shape, 'normal');
+    const d = dataOf(v);
+    const edges = [0.8, 4, 14.5, 20, 0.7518, 5.5, 10.5, 13.3, 1e-7];
+    for (let i = 0; i < d.length; i++) {
+      const r = rng.next();
+      if (r < 0.4) d[i] = rng.normal() * 3;
+      else if (r < 0.8) d[i] = (rng.next() < 0.5 ? -1 : 1) * 10 ** (rng.next() * 33 - 30);
+      else if (r < 0.95)
+        d[i] = (rng.next() < 0.5 ? -1 : 1) * rng.pick(edges) * (1 + (rng.next() - 0.5) * 1e-3);
+      else d[i] = rng.pick([NaN, 0, -0, Infinity, -Infinity, 1e30, -1e30, 3e9, -1e10]);
+    }
+    return v;
+  }
+
+  test('gelu, geluTanh and erf: float32 and float64, wide ranges, strided views, each SIMD path', () => {
+    const rng = new Rng(20);
+    for (const path of mathPaths()) {
+      withPath(path, () => {
+        for (const op of ['gelu', 'geluTanh', 'erf'] as UnaryOp[]) {
+          for (const dtype of FLOATS) {
+            for (const shape of [...shapes(rng, 4), [5000], [3, 70000]]) {
+              const x = geluInput(rng, dtype, shape);
+              const tol =
+                dtype === 'float32'
+                  ? { atol: 1e-6, rtol: 4e-6 }
+                  : op === 'erf'
+                    ? { atol: 1e-15, rtol: 1e-14 }
+                    : tolerance(dtype);
+              compare(
+                outView(dtype, shape),
+                (k, o) => k.unary(op, x, o),
+                `unary ${op} ${dtype} [${shape}] (${path})`,
+                tol,
+              );
+            }
+          }
+        }
+      });
+    }
+  });
+
+  test('geluGrad and geluTanhGrad: b·gelu′(a), broadcasting, strides, each SIMD path', () => {
+    const rng = new Rng(21);
+    for (const path of mathPaths()) {
+      withPath(path, () => {
+        for (const op of ['geluGrad', 'geluTanhGrad'] as BinaryOp[]) {
+          for (const dtype of FLOATS) {
+            for (const shape of [...shapes(rng, 4), [5000], [3, 70000]]) {
+              const nd = shape.length;
+              const pickBc = (): number[] =>
+                nd > 0 && rng.next() < 0.3 ? [rng.int(0, nd - 1)] : [];
+              const a = geluInput(rng, dtype, shape);
+              const b = randomView(rng, dtype, shape, 'normal', 'any', pickBc());
+              const special = rng.next() < 0.5;
+              if (special) {
+                // Non-finite upstream gradients, with a where gelu′(a) is not tiny (inf·0 is NaN
+                // either way, but ref's tiny values and float32's zeros differ far out in the tail).
+                const da = dataOf(a);
+                for (let i = 0; i < da.length; i++) da[i] = Math.max(-5, Math.min(5, da[i]!));
+                const db = dataOf(b);
+                for (let i = 0; i < db.length; i++) {
+                  if (rng.next() < 0.05) db[i] = rng.pick([NaN, Infinity, -Infinity, 0, -0]);
+                }
+              }
+              const tol = dtype === 'float32' ? { atol: 1e-6, rtol: 4e-6 } : tolerance(dtype);
+              compare(
+                outView(dtype, shape),
+                (k, o) => k.binary(op, a, b, o),
+                `binary ${op} ${dtype} [${shape}]${special ? ' special' : ''} (${path})`,
+                tol,
+              );
+            }
+          }
+        }
+      });
+    }
+  });
+
+  test('GELU at ±Infinity, NaN and ±0: the limits (gelu(−∞) = 0, gelu′(±∞) = 1 and 0)', () => {
+    const xs = [-Infinity, Infinity, NaN, 0, -0, -1e30, 1e30, -3e9, 3e9];
+    const want: Record<string, number[]> = {
+      gelu: [0, Infinity, NaN, 0, 0, 0, 1e30, 0, 3e9],
+      geluTanh: [0, Infinity, NaN, 0, 0, 0, 1e30, 0, 3e9],
+      geluGrad: [0, 1, NaN, 0.5, 0.5, 0, 1, 0, 1],
+      geluTanhGrad: [0, 1, NaN, 0.5, 0.5, 0, 1, 0, 1],
+    };
+    for (const path of mathPaths()) {
+      withPath(path, () => {
+        for (const dtype of FLOATS) {
+          const x = outView(dtype, [xs.length]);
+          dataOf(x).set(xs);
+          const ones = outView(dtype, [xs.length]);
+          dataOf(ones).fill(1);
+          for (const op of Object.keys(want)) {
+            const o = outView(dtype, [xs.length]);
+            if (op === 'gelu' || op === 'geluTanh') nat.unary(op, x, o);
+            else nat.binary(op as BinaryOp, x, ones, o);
+            const got = [...dataOf(o)].map((v) => (v === 0 ? 0 : v)); // −0 and 0 alike
+            const exp = want[op]!.map((v) => (dtype === 'float32' ? Math.fround(v) : v));
+            assert.deepEqual(got, exp, `${op} ${dtype} (${path})`);
+          }
+        }
+      });
+    }
+  });
+
   test('unary: int32 and bool inputs (native or fallback) match ref', () => {
     const rng = new Rng(5);
     for (const op of [
@@ -257,6 +396,50 @@ describe('native kernels against ref', { skip: skipNative }, () => {
           );
         }
       }
+    }
+  });
+
+  test('reduce: the same bits at 1, 2 and 3 threads, for every axis layout', () => {
+    const rng = new Rng(22);
+    const saved = getNumThreads();
+    try {
+      for (const op of ['sum', 'max', 'min'] as const) {
+        for (const dtype of FLOATS) {
+          for (const [shape, axes] of [
+            [[300000], [0]],
+            [[2048, 512], [0]],
+            [[2048, 512], [1]],
+            [
+              [100, 32, 1024],
+              [0, 1],
+            ],
+            [[7, 50000], [0]],
+            [[50000, 3], [0]],
+            [[40, 30, 70], [1]],
+            [
+              [40, 30, 70],
+              [0, 2],
+            ],
+            [
+              [3, 100000],
+              [0, 1],
+            ],
+          ] as [number[], number[]][]) {
+            const x = randomView(rng, dtype, shape, 'normal');
+            const outShape = shape.map((s, i) => (axes.includes(i) ? 1 : s));
+            let first: ArrayLike<number> | null = null;
+            for (const t of THREADS) {
+              setNumThreads(t);
+              const o = outView(dtype, outShape);
+              nat.reduce(op, x, axes, o);
+              if (first === null) first = dataOf(o);
+              else assert.deepEqual(dataOf(o), first, `${op} ${dtype} [${shape}] [${axes}] ${t}t`);
+            }
+          }
+        }
+      }
+    } finally {
+      setNumThreads(saved);
     }
   });
 

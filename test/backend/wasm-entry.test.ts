@@ -91,14 +91,14 @@ console.log(JSON.stringify({ backend: x.device, ready, y: x.matmul(x).sum().item
 test('NABLA_WASM_THREADS=2 runs the wasm matmul on two threads, and the process still exits', () => {
   const program = `
 import * as nb from '${src('index.node.ts')}';
-import { gemmPool } from '${src('backend/wasm/instance.ts')}';
+import { wasmPool } from '${src('backend/wasm/instance.ts')}';
 nb.manualSeed(0);
 const a = nb.randn([96, 80]);
 const b = nb.randn([80, 112]);
 const y = a.matmul(b);
 nb.setBackend('ref');
 const diff = y.sub(a.matmul(b)).abs().max().item();
-console.log(JSON.stringify({ backend: y.device, threads: gemmPool()?.threads ?? 1, diff }));
+console.log(JSON.stringify({ backend: y.device, threads: wasmPool()?.threads ?? 1, diff }));
 `;
   const { out } = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_THREADS: '2' });
   assert.equal(out.backend, 'wasm');

@@ -261,6 +261,97 @@ describe('elementwise', () => {
     }
   });
 
+  test('gelu, geluTanh and their gradients: strided views, both tails, NaN and ±Inf', () => {
+    const rng = new Rng(19);
+    const specials = [NaN, 0, -0, 1e-30, -1e-30, 0.5, -0.75, 3e9, -3e9, -13.9, -14.1, 20, -25];
+    for (const shape of [...shapes(rng, 8), [2048, 5]]) {
+      const x = randomView(rng, 'float32', shape, 'normal', 'any');
+      const d = dataOf(x);
+      for (let i = 0; i < d.length; i++) {
+        d[i] = rng.next() < 0.1 ? rng.pick(specials) : d[i]! * 4;
+      }
+      const g = randomView(rng, 'float32', shape, 'normal', 'any', rng.next() < 0.3 ? [0] : []);
+      for (const op of ['gelu', 'geluTanh'] as const) {
+        const what = `${op} ${shape} ${x.strides}`;
+        assert.ok(
+          compare(outView('float32', shape), (k, o) => k.unary(op, x, o), what),
+          what,
+        );
+      }
+      for (const op of ['geluGrad', 'geluTanhGrad'] as const) {
+        const what = `${op} ${shape} ${x.strides} ${g.strides}`;
+        assert.ok(compare(outView('float32', shape), (k, o) => k.binary(op, x, g, o), what));
+      }
+    }
+    // The limits at ±∞ (where ref's x·(1 + erf) formulas give ∞·0 = NaN).
+    const inf = new Float32Array([-Infinity, Infinity, -Infinity, Infinity, NaN]);
+    const x: View = { ...outView('float32', [5]), shape: [5] };
+    dataOf(x).set(inf);
+    const ones = outView('float32', [5]);
+    dataOf(ones).fill(1);
+    for (const [op, expected] of [
+      ['gelu', [0, Infinity, 0, Infinity, NaN]],
+      ['geluTanh', [0, Infinity, 0, Infinity, NaN]],
+      ['geluGrad', [0, 1, 0, 1, NaN]],
+      ['geluTanhGrad', [0, 1, 0, 1, NaN]],
+    ] as const) {
+      const out = outView('float32', [5]);
+      if (op === 'gelu' || op === 'geluTanh') wasm.unary(op, x, out);
+      else wasm.binary(op, x, ones, out);
+      assertArraysClose(dataOf(out), expected, 0, 0, `${op} at ±Inf`);
+    }
+  });
+
+  test('gelu and geluTanh to a few ulp of float64 values across their range', () => {
+    // float64 references: Φ's lower tail from erfc (ref's 1 + erf loses it below x ≈ −5).
+    const n = 20001;
+    const grid = new Float32Array(n);
+    for (let i = 0; i < n; i++) grid[i] = -16 + (32 * i) / (n - 1);
+    const x: View = { ...outView('float32', [n]) };
+    dataOf(x).set(grid);
+    const phi = (v: number): number => {
+      const z = Math.abs(v) * Math.SQRT1_2;
+      // erfc(z) by its continued fraction (Lentz) for z ≥ 2, 1 − erf below.
+      let erfc: number;
+      if (z < 2) {
+        let term = z;
+        let sum = z;
+        for (let k = 1; k < 60; k++) {
+          term *= (-z * z) / k;
+          sum += term / (2 * k + 1);
+        }
+        erfc = 1 - (2 / Math.sqrt(Math.PI)) * sum;
+      } else {
+        let f = z;
+        let c = z;
+        let dd = 0;
+        for (let k = 1; k < 400; k++) {
+          dd = 1 / (z + (k / 2) * dd);
+          c = z + k / 2 / c;
+          f *= c * dd;
+        }
+        erfc = Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
+      }
+      return v >= 0 ? 1 - erfc / 2 : erfc / 2;
+    };
+    const sig = (z: number): number => 1 / (1 + Math.exp(-z));
+    const exact = {
+      gelu: (v: number) => v * phi(v),
+      geluTanh: (v: number) => v * sig(2 * 0.7978845608028654 * (v + 0.044715 * v * v * v)),
+    };
+    for (const op of ['gelu', 'geluTanh'] as const) {
+      const out = outView('float32', [n]);
+      wasm.unary(op, x, out);
+      const o = dataOf(out);
+      for (let i = 0; i < n; i++) {
+        const e = exact[op](grid[i]!);
+        if (Math.abs(e) < 1e-37) continue; // subnormal results: absolute error only
+        const ulp = 2 ** (Math.floor(Math.log2(Math.abs(e))) - 23);
+        assert.ok(Math.abs(o[i]! - e) <= 8 * ulp, `${op}(${grid[i]}) = ${o[i]}, expected ${e}`);
+      }
+    }
+  });
+
   test('binary ops: broadcasting (stride 0), strided views, special values', () => {
     const rng = new Rng(12);
     let wasmRuns = 0;

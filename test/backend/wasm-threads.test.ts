@@ -1,15 +1,17 @@
 /**
- * The wasm backend's matmul on worker threads (src/backend/wasm/node/threads.ts: the shared-memory
- * build, batches or row bands split among 3 threads) against the reference kernel: batch splits,
- * row bands with sizes that are not multiples of 4, fewer rows than threads, broadcast and strided
- * operands. The other kernels keep working on the shared instance. Runs in its own process (node
- * --test runs each file separately), so starting threads leaks into no other test.
+ * The wasm backend's kernels on worker threads (src/backend/wasm/node/threads.ts: the shared-memory
+ * build, work split among 3 threads) against the reference kernels: matmul's batch splits, row
+ * bands with sizes that are not multiples of 4, fewer rows than threads, broadcast and strided
+ * operands; attention's batch entries; heavy elementwise ops' rows or columns. The other kernels
+ * keep working on the shared instance. Runs in its own process (node --test runs each file
+ * separately), so starting threads leaks into no other test.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { View } from '../../src/backend/backend.js';
 import { refBackend } from '../../src/backend/ref/index.js';
 import { wasmBackend } from '../../src/backend/wasm/index.js';
-import { gemmPool, wasmKernelCalls } from '../../src/backend/wasm/instance.js';
+import { wasmPool, wasmKernelCalls } from '../../src/backend/wasm/instance.js';
 import { startWasmThreads } from '../../src/backend/wasm/node/threads.js';
 import {
   Rng,
@@ -25,7 +27,7 @@ const wasm = wasmBackend.kernels;
 startWasmThreads(3);
 
 test('the pool is running with 3 threads, and restarting with another count is refused', () => {
-  assert.equal(gemmPool()?.threads, 3);
+  assert.equal(wasmPool()?.threads, 3);
   startWasmThreads(3);
   assert.throws(() => startWasmThreads(2), RangeError);
   assert.throws(() => startWasmThreads(0), RangeError);
@@ -66,4 +68,81 @@ test('other kernels run on the shared instance', () => {
   wasm.unary('tanh', x, o2);
   assert.ok(wasmKernelCalls() > before);
   assertArraysClose(dataOf(o2), dataOf(o1), 1e-6, 2e-6, 'tanh');
+});
+
+test('threaded elementwise: heavy ops split rows (or the columns of one row) among the threads', () => {
+  const rng = new Rng(43);
+  for (const [shape, layout, bcast] of [
+    [[300, 257], 'contiguous', []], // one merged row: column bands
+    [[2, 70000], 'strided', []], // fewer rows than threads
+    [[513, 129], 'strided', [1]], // a broadcast input
+    [[3, 5, 9000], 'strided', []], // slabs
+  ] as const) {
+    const x = randomView(rng, 'float32', shape, 'normal', layout, bcast);
+    const g = randomView(rng, 'float32', shape, 'normal', 'contiguous');
+    for (const op of ['gelu', 'exp', 'tanh'] as const) {
+      const o1 = outView('float32', shape);
+      const o2 = cloneView(o1);
+      refBackend.kernels.unary(op, x, o1);
+      wasm.unary(op, x, o2);
+      assertArraysClose(dataOf(o2), dataOf(o1), 1e-6, 2e-6, `${op} ${shape}`);
+    }
+    const o1 = outView('float32', shape);
+    const o2 = cloneView(o1);
+    refBackend.kernels.binary('geluGrad', x, g, o1);
+    wasm.binary('geluGrad', x, g, o2);
+    assertArraysClose(dataOf(o2), dataOf(o1), 1e-6, 2e-6, `geluGrad ${shape}`);
+  }
+});
+
+test('threaded attention: batch entries split among the threads, forward and backward', () => {
+  const rng = new Rng(44);
+  for (const [batch, L, S, E, causal] of [
+    [[8], 40, 40, 16, 0],
+    [[2, 3], 70, 33, 8, null],
+    [[5], 64, 64, 32, 2],
+  ] as const) {
+    const q = randomView(rng, 'float32', [...batch, L, E], 'normal', 'strided');
+    const k = randomView(rng, 'float32', [...batch, S, E], 'normal', 'any');
+    const v = randomView(rng, 'float32', [...batch, S, E], 'normal', 'any');
+    const params = { scale: 0.3, causalOffset: causal };
+    const o1 = outView('float32', [...batch, L, E]);
+    const l1 = outView('float32', [...batch, L]);
+    const o2 = cloneView(o1);
+    const l2 = cloneView(l1);
+    refBackend.kernels.attentionForward(q, k, v, null, null, params, o1, l1);
+    wasm.attentionForward(q, k, v, null, null, params, o2, l2);
+    assertArraysClose(dataOf(o2), dataOf(o1), 2e-5, 2e-4, `forward ${batch} ${L}x${S}`);
+    assertArraysClose(dataOf(l2), dataOf(l1), 2e-5, 2e-4, `lse ${batch} ${L}x${S}`);
+    const g = randomView(rng, 'float32', [...batch, L, E], 'normal', 'any');
+    const refGrads = [L, S, S].map((n) => outView('float32', [...batch, n, E]));
+    const wasmGrads = refGrads.map(cloneView);
+    refBackend.kernels.attentionBackward(
+      q,
+      k,
+      v,
+      null,
+      null,
+      params,
+      o1,
+      l1,
+      g,
+      ...(refGrads as [View, View, View]),
+    );
+    wasm.attentionBackward(
+      q,
+      k,
+      v,
+      null,
+      null,
+      params,
+      o1,
+      l1,
+      g,
+      ...(wasmGrads as [View, View, View]),
+    );
+    refGrads.forEach((r, i) =>
+      assertArraysClose(dataOf(wasmGrads[i]!), dataOf(r), 2e-5, 2e-4, `backward ${i} ${batch}`),
+    );
+  }
 });

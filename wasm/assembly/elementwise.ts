@@ -1,10 +1,11 @@
 /**
- * float32 elementwise kernels over at most two dimensions (the TypeScript side merges the rest):
- * out is contiguous (rows × n); each input has a row stride and an element stride (in elements).
+ * float32 elementwise kernels over at most three dimensions (two for where; the TypeScript side
+ * merges the rest): out is contiguous (planes × rows × n); each input has a plane, row and element
+ * stride (in elements).
  * Rows whose input element strides are 1 (or 0, a broadcast) run four lanes at a time; other
  * strides, and row tails, go one element at a time through the same f32x4 functions.
  */
-import { verf, vexp, vsigmoid, vtanh } from './vmath';
+import { verf, vexp, vgelu, vgeluGrad, vgeluTanh, vgeluTanhGrad, vsigmoid, vtanh } from './vmath';
 
 // Op codes: keep in step with src/backend/wasm/elementwise.ts.
 const NEG = 0;
@@ -20,6 +21,8 @@ const TANH = 9;
 const SIGMOID = 10;
 const ERF = 11;
 const COPY = 12;
+const GELU = 13;
+const GELU_TANH = 14;
 
 const ADD = 0;
 const SUB = 1;
@@ -27,7 +30,10 @@ const MUL = 2;
 const DIV = 3;
 const MAXIMUM = 4;
 const MINIMUM = 5;
+const GELU_GRAD = 6; // b·gelu′(a)
+const GELU_TANH_GRAD = 7;
 
+// @inline
 function un(op: i32, x: v128): v128 {
   switch (op) {
     case NEG:
@@ -57,11 +63,16 @@ function un(op: i32, x: v128): v128 {
       return verf(x);
     case COPY:
       return x;
+    case GELU:
+      return vgelu(x);
+    case GELU_TANH:
+      return vgeluTanh(x);
     default:
       return x;
   }
 }
 
+// @inline
 function bin(op: i32, x: v128, y: v128): v128 {
   switch (op) {
     case ADD:
@@ -77,6 +88,10 @@ function bin(op: i32, x: v128, y: v128): v128 {
       return f32x4.max(x, y);
     case MINIMUM:
       return f32x4.min(x, y);
+    case GELU_GRAD:
+      return f32x4.mul(y, vgeluGrad(x));
+    case GELU_TANH_GRAD:
+      return f32x4.mul(y, vgeluTanhGrad(x));
     default:
       return x;
   }
@@ -87,28 +102,43 @@ function lanes(p: usize, stride: i32): v128 {
   return stride == 0 ? v128.load32_splat(p) : v128.load(p);
 }
 
-/** out[r, i] = op(x[r·sxr + i·sx]) for r < rows, i < n. */
-export function unary(op: i32, rows: i32, n: i32, x: usize, sxr: i32, sx: i32, out: usize): void {
-  if (op == COPY && sxr == 1 && sx != 1) {
-    transpose(rows, n, x, sx, out);
-    return;
-  }
-  const sxb = (<usize>sx) << 2;
-  for (let r = 0; r < rows; r++) {
-    let px = x + ((<usize>r * <usize>sxr) << 2);
-    let po = out + ((<usize>r * <usize>n) << 2);
-    let i = 0;
-    if (sx == 1) {
-      for (; i + 4 <= n; i += 4) {
-        v128.store(po, un(op, v128.load(px)));
-        px += 16;
-        po += 16;
-      }
+/** out[p, r, i] = op(x[p·sxp + r·sxr + i·sx]) for p < planes, r < rows, i < n. */
+export function unary(
+  op: i32,
+  planes: i32,
+  rows: i32,
+  n: i32,
+  x: usize,
+  sxp: i32,
+  sxr: i32,
+  sx: i32,
+  out: usize,
+): void {
+  const plane = (<usize>rows * <usize>n) << 2;
+  for (let q = 0; q < planes; q++) {
+    const xq = x + ((<usize>q * <usize>sxp) << 2);
+    const oq = out + <usize>q * plane;
+    if (op == COPY && sxr == 1 && sx != 1) {
+      transpose(rows, n, xq, sx, oq);
+      continue;
     }
-    for (; i < n; i++) {
-      store<f32>(po, f32x4.extract_lane(un(op, f32x4.splat(load<f32>(px))), 0));
-      px += sxb;
-      po += 4;
+    const sxb = (<usize>sx) << 2;
+    for (let r = 0; r < rows; r++) {
+      let px = xq + ((<usize>r * <usize>sxr) << 2);
+      let po = oq + ((<usize>r * <usize>n) << 2);
+      let i = 0;
+      if (sx == 1) {
+        for (; i + 4 <= n; i += 4) {
+          v128.store(po, un(op, v128.load(px)));
+          px += 16;
+          po += 16;
+        }
+      }
+      for (; i < n; i++) {
+        store<f32>(po, f32x4.extract_lane(un(op, f32x4.splat(load<f32>(px))), 0));
+        px += sxb;
+        po += 4;
+      }
     }
   }
 }
@@ -158,15 +188,18 @@ function transpose(rows: i32, n: i32, x: usize, sx: i32, out: usize): void {
   }
 }
 
-/** out[r, i] = op(a[r·sar + i·sa], b[r·sbr + i·sb]) for r < rows, i < n. */
+/** out[p, r, i] = op(a[p·sap + r·sar + i·sa], b[p·sbp + r·sbr + i·sb]) (p < planes, ...). */
 export function binary(
   op: i32,
+  planes: i32,
   rows: i32,
   n: i32,
   a: usize,
+  sap: i32,
   sar: i32,
   sa: i32,
   b: usize,
+  sbp: i32,
   sbr: i32,
   sb: i32,
   out: usize,
@@ -176,25 +209,30 @@ export function binary(
   const vector = (sa == 0 || sa == 1) && (sb == 0 || sb == 1);
   const va = (<usize>sa) << 4;
   const vb = (<usize>sb) << 4;
-  for (let r = 0; r < rows; r++) {
-    let pa = a + ((<usize>r * <usize>sar) << 2);
-    let pb = b + ((<usize>r * <usize>sbr) << 2);
-    let po = out + ((<usize>r * <usize>n) << 2);
-    let i = 0;
-    if (vector) {
-      for (; i + 4 <= n; i += 4) {
-        v128.store(po, bin(op, lanes(pa, sa), lanes(pb, sb)));
-        pa += va;
-        pb += vb;
-        po += 16;
+  for (let q = 0; q < planes; q++) {
+    const aq = a + ((<usize>q * <usize>sap) << 2);
+    const bq = b + ((<usize>q * <usize>sbp) << 2);
+    const oq = out + ((<usize>q * <usize>rows * <usize>n) << 2);
+    for (let r = 0; r < rows; r++) {
+      let pa = aq + ((<usize>r * <usize>sar) << 2);
+      let pb = bq + ((<usize>r * <usize>sbr) << 2);
+      let po = oq + ((<usize>r * <usize>n) << 2);
+      let i = 0;
+      if (vector) {
+        for (; i + 4 <= n; i += 4) {
+          v128.store(po, bin(op, lanes(pa, sa), lanes(pb, sb)));
+          pa += va;
+          pb += vb;
+          po += 16;
+        }
       }
-    }
-    for (; i < n; i++) {
-      const y = bin(op, f32x4.splat(load<f32>(pa)), f32x4.splat(load<f32>(pb)));
-      store<f32>(po, f32x4.extract_lane(y, 0));
-      pa += sab;
-      pb += sbb;
-      po += 4;
+      for (; i < n; i++) {
+        const y = bin(op, f32x4.splat(load<f32>(pa)), f32x4.splat(load<f32>(pb)));
+        store<f32>(po, f32x4.extract_lane(y, 0));
+        pa += sab;
+        pb += sbb;
+        po += 4;
+      }
     }
   }
 }

@@ -7,14 +7,24 @@ const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.1219444e-4;
 
-/** e^x on four lanes: overflow gives +Inf, underflow 0 (or a subnormal), NaN stays NaN. */
-export function vexp(x: v128): v128 {
-  // Past these bounds the result is Inf or 0 anyway; clamping keeps n in range (NaN passes).
-  x = f32x4.min(f32x4.max(x, f32x4.splat(-104.0)), f32x4.splat(89.0));
-  const fn = f32x4.nearest(f32x4.mul(x, f32x4.splat(LOG2E)));
-  const r = f32x4.sub(
-    f32x4.sub(x, f32x4.mul(fn, f32x4.splat(LN2_HI))),
-    f32x4.mul(fn, f32x4.splat(LN2_LO)),
+/** 1.5·2^23: adding it rounds a float32 below 2^22 in magnitude to an integer, in its low bits. */
+const ROUND: f32 = 12582912.0;
+
+/**
+ * e^(hi + lo) from the rounded n = round((hi + lo)·log2 e) (t = that + ROUND, in float32): the
+ * Cephes polynomial on r = hi + lo − n·ln 2, times 2^n. 2^n is two factors 2^(n>>1)·2^(n−(n>>1)),
+ * each a normal float for n in [−150, 129]. The rounding by ROUND replaces nearest and trunc_sat
+ * (which V8 expands to several instructions each on x64).
+ */
+// @inline
+function expRounded(t: v128, hi: v128, lo: v128): v128 {
+  const fn = f32x4.sub(t, f32x4.splat(ROUND));
+  const r = f32x4.add(
+    f32x4.sub(
+      f32x4.sub(hi, f32x4.mul(fn, f32x4.splat(LN2_HI))),
+      f32x4.mul(fn, f32x4.splat(LN2_LO)),
+    ),
+    lo,
   );
   let p = f32x4.splat(1.98756915e-4);
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
@@ -23,19 +33,29 @@ export function vexp(x: v128): v128 {
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
   p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
   const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
-  // 2^n as two factors 2^(n>>1)·2^(n-(n>>1)), each a normal float for n in [-150, 129].
-  const n = i32x4.trunc_sat_f32x4_s(fn);
+  // n in t's low bits: ROUND's own bits shift out of n << 23.
+  const n = i32x4.shr_s(i32x4.shl(t, 10), 10);
   const n1 = i32x4.shr_s(n, 1);
-  const n2 = i32x4.sub(n, n1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
-  const s2 = i32x4.shl(i32x4.add(n2, i32x4.splat(127)), 23);
+  const s2 = i32x4.shl(i32x4.add(i32x4.sub(n, n1), i32x4.splat(127)), 23);
   return f32x4.mul(f32x4.mul(y, s1), s2);
+}
+
+/** e^x on four lanes: overflow gives +Inf, underflow 0 (or a subnormal), NaN stays NaN. */
+// @inline
+export function vexp(x: v128): v128 {
+  // Past these bounds the result is Inf or 0 anyway; clamping keeps n in range. pmin/pmax (one
+  // instruction each, where min/max are several) return x when it is NaN.
+  x = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-104.0)), f32x4.splat(89.0));
+  const t = f32x4.add(f32x4.mul(x, f32x4.splat(LOG2E)), f32x4.splat(ROUND));
+  return expRounded(t, x, f32x4.splat(0));
 }
 
 /**
  * tanh on four lanes: Cephes' odd polynomial below |x| = 0.625 (keeps the relative accuracy of
  * small values), 1 − 2/(e^{2|x|} + 1) with x's sign above.
  */
+// @inline
 export function vtanh(x: v128): v128 {
   const ax = f32x4.abs(x);
   const z = f32x4.mul(x, x);
@@ -54,6 +74,7 @@ export function vtanh(x: v128): v128 {
 }
 
 /** The logistic function 1/(1 + e^{−x}) on four lanes. */
+// @inline
 export function vsigmoid(x: v128): v128 {
   return f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), vexp(f32x4.neg(x))));
 }
@@ -63,6 +84,7 @@ export function vsigmoid(x: v128): v128 {
  * |x| = 0.84375 (keeps the relative accuracy of small values), and 1 − erfc(|x|) with x's sign
  * above, erfc from Abramowitz & Stegun 7.1.26 (absolute error 1.5e-7, where erf ≥ 0.76).
  */
+// @inline
 export function verf(x: v128): v128 {
   const z = f32x4.mul(x, x);
   let r = f32x4.splat(-2.3763017452e-5);
@@ -92,4 +114,164 @@ export function verf(x: v128): v128 {
   const signed = v128.or(big, v128.and(x, i32x4.splat(0x80000000)));
   // NaN fails the comparison and takes the large branch, where it stays NaN.
   return v128.bitselect(small, signed, f32x4.lt(ax, f32x4.splat(0.84375)));
+}
+
+/**
+ * e^(hi + lo) on four lanes for a value split in two (|lo| ≪ |hi|, hi + lo in [−103, 88]): as
+ * vexp, with lo added to the reduced argument, so that an argument known to more than float32's
+ * precision (−x²/2 below) keeps it.
+ */
+// @inline
+function vexpSplit(hi: v128, lo: v128): v128 {
+  const t = f32x4.add(f32x4.mul(f32x4.add(hi, lo), f32x4.splat(LOG2E)), f32x4.splat(ROUND));
+  return expRounded(t, hi, lo);
+}
+
+/** |x| clamped to this in the GELU helpers: past it, Φ(−|x|) and φ(x) are 0 in float32. */
+const GELU_MAX: f32 = 14;
+
+/**
+ * −x²/2 of a = |x| (≤ GELU_MAX) as hi + lo, hi exact: a's top 12 bits square exactly in float32
+ * (Dekker's split), so exp(−x²/2) loses nothing to the rounding of x² (which, at x = −5, would
+ * cost some ten ulp).
+ */
+// @inline
+function halfSquareHi(a: v128): v128 {
+  const ah = v128.and(a, i32x4.splat(0xfffff000));
+  return f32x4.mul(f32x4.mul(ah, ah), f32x4.splat(-0.5));
+}
+// @inline
+function halfSquareLo(a: v128): v128 {
+  const ah = v128.and(a, i32x4.splat(0xfffff000));
+  return f32x4.mul(f32x4.mul(f32x4.sub(a, ah), f32x4.add(a, ah)), f32x4.splat(-0.5));
+}
+
+/**
+ * erfc(a/√2) for a = |x| ≤ GELU_MAX, to relative accuracy (the lower tail of Φ needs it): the
+ * Chebyshev fit of Numerical Recipes' erfcc, t·exp(−z² + P(t)) with t = 1/(1 + z/2) (fractional
+ * error below 1.2e-7 for every z ≥ 0), −z² = −a²/2 split as above.
+ */
+// @inline
+function erfcHalf(a: v128, hi: v128, lo: v128): v128 {
+  const z = f32x4.mul(a, f32x4.splat(0.70710678118654752));
+  const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(z, f32x4.splat(0.5))));
+  let p = f32x4.splat(0.17087277);
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
+  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
+  return f32x4.mul(t, vexpSplit(hi, f32x4.add(lo, p)));
+}
+
+/** Φ(x), the standard normal CDF, from erfcHalf(|x|): 1 − erfc/2 for x ≥ 0, erfc/2 below. */
+// @inline
+function phi(x: v128, erfc: v128): v128 {
+  const half = f32x4.mul(erfc, f32x4.splat(0.5));
+  const upper = f32x4.sub(f32x4.splat(1), half);
+  return v128.bitselect(half, upper, f32x4.lt(x, f32x4.splat(0)));
+}
+
+/**
+ * The exact GELU x·Φ(x) on four lanes, to a few ulp in both tails (Φ's lower tail from erfc, not
+ * 1 + erf): −0 below −GELU_MAX (where it underflows) and at −∞, +∞ at +∞, NaN stays NaN.
+ */
+// @inline
+export function vgelu(x: v128): v128 {
+  const a = f32x4.pmin(f32x4.abs(x), f32x4.splat(GELU_MAX));
+  const y = f32x4.mul(x, phi(x, erfcHalf(a, halfSquareHi(a), halfSquareLo(a))));
+  return v128.bitselect(f32x4.splat(-0.0), y, f32x4.lt(x, f32x4.splat(-GELU_MAX)));
+}
+
+/** d/dx x·Φ(x) = Φ(x) + x·φ(x) on four lanes: 0 below −GELU_MAX, 1 above, NaN stays NaN. */
+// @inline
+export function vgeluGrad(x: v128): v128 {
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-GELU_MAX)), f32x4.splat(GELU_MAX));
+  const a = f32x4.abs(xc);
+  const hi = halfSquareHi(a);
+  const lo = halfSquareLo(a);
+  const density = f32x4.mul(vexpSplit(hi, lo), f32x4.splat(0.3989422804014327));
+  const g = f32x4.add(phi(xc, erfcHalf(a, hi, lo)), f32x4.mul(xc, density));
+  const low = v128.bitselect(f32x4.splat(0), g, f32x4.lt(x, f32x4.splat(-GELU_MAX)));
+  return v128.bitselect(f32x4.splat(1), low, f32x4.gt(x, f32x4.splat(GELU_MAX)));
+}
+
+const SQRT_2_OVER_PI = 0.7978845608028654;
+const GELU_C = 0.044715;
+
+/** The low part of the last m2u result (a second return value). */
+let m2uLo: v128 = f32x4.splat(0);
+
+/**
+ * −2u = −2·√(2/π)·(x + 0.044715·x³) on four lanes, computed in float64 and returned as hi
+ * (float32) + lo (in m2uLo): e^{−2u} is needed to relative accuracy where |2u| is large, which
+ * float32's rounding of u would cost (some 200 ulp at x = −9).
+ */
+// @inline
+function m2u(x: v128): v128 {
+  const k = f64x2.splat(-2 * SQRT_2_OVER_PI);
+  const c = f64x2.splat(GELU_C);
+  const x0 = f64x2.promote_low_f32x4(x);
+  const x1 = f64x2.promote_low_f32x4(v128.shuffle<f32>(x, x, 2, 3, 0, 1));
+  const w0 = f64x2.mul(k, f64x2.add(x0, f64x2.mul(f64x2.mul(c, x0), f64x2.mul(x0, x0))));
+  const w1 = f64x2.mul(k, f64x2.add(x1, f64x2.mul(f64x2.mul(c, x1), f64x2.mul(x1, x1))));
+  const h0 = f32x4.demote_f64x2_zero(w0);
+  const h1 = f32x4.demote_f64x2_zero(w1);
+  const hi = v128.shuffle<f32>(h0, h1, 0, 1, 4, 5);
+  const l0 = f32x4.demote_f64x2_zero(f64x2.sub(w0, f64x2.promote_low_f32x4(h0)));
+  const l1 = f32x4.demote_f64x2_zero(f64x2.sub(w1, f64x2.promote_low_f32x4(h1)));
+  m2uLo = v128.shuffle<f32>(l0, l1, 0, 1, 4, 5);
+  return hi;
+}
+
+/**
+ * e^(hi + lo) for any hi (NaN stays NaN): past [−104, 88.8] the result is 0 or +∞, and lo
+ * (meaningless there, NaN for infinite hi) is dropped.
+ */
+// @inline
+function vexpSplitClamped(hi: v128, lo: v128): v128 {
+  const inRange = v128.and(f32x4.gt(hi, f32x4.splat(-104)), f32x4.lt(hi, f32x4.splat(88.8)));
+  const h = f32x4.pmin(f32x4.pmax(hi, f32x4.splat(-104)), f32x4.splat(89));
+  return vexpSplit(h, v128.and(lo, inRange));
+}
+
+/**
+ * GELU's tanh approximation 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³), as x·σ(2u) =
+ * x / (1 + e^{−2u}) (no cancellation in 1 + tanh(u) for negative x): −∞ gives −0, +∞ gives +∞.
+ */
+// @inline
+export function vgeluTanh(x: v128): v128 {
+  const hi = m2u(x);
+  const e = vexpSplitClamped(hi, m2uLo);
+  const y = f32x4.div(x, f32x4.add(f32x4.splat(1), e));
+  // x = −∞: −∞/∞ is NaN; the limit is −0.
+  return v128.bitselect(f32x4.splat(-0.0), y, f32x4.eq(x, f32x4.splat(-Infinity)));
+}
+
+/**
+ * The derivative of geluTanh: with s = σ(2u), σ(−2u) = 1 − s and 1 − tanh² = 4s(1 − s),
+ * s + 2x·s·(1 − s)·√(2/π)·(1 + 3·0.044715·x²), both sigmoids from e^{−|2u|} (no overflow). x is
+ * clamped to ±20, past which the derivative is 0 or 1 in float32: 0 at −∞, 1 at +∞.
+ */
+// @inline
+export function vgeluTanhGrad(x: v128): v128 {
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-20)), f32x4.splat(20));
+  const hi = m2u(xc);
+  const neg = f32x4.lt(hi, f32x4.splat(0)); // u > 0
+  const sign = v128.andnot(i32x4.splat(0x80000000), neg); // flips hi + lo to −|2u|
+  const e = vexpSplitClamped(v128.xor(hi, sign), v128.xor(m2uLo, sign));
+  const big = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), e)); // σ(|2u|)
+  const small = f32x4.mul(e, big); // σ(−|2u|)
+  const s = v128.bitselect(big, small, neg);
+  const x2 = f32x4.mul(xc, xc);
+  const du = f32x4.mul(
+    f32x4.splat(<f32>SQRT_2_OVER_PI),
+    f32x4.add(f32x4.splat(1), f32x4.mul(f32x4.splat(<f32>(3 * GELU_C)), x2)),
+  );
+  const two = f32x4.add(xc, xc);
+  return f32x4.add(s, f32x4.mul(f32x4.mul(f32x4.mul(two, big), small), du));
 }

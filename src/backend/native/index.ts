@@ -3,7 +3,9 @@
  * The native backend (Node only): nabla's own C++ kernels (native/, built into
  * build/Release/nabla.node at install time) behind the same `Kernels` interface as the reference
  * backend — a packed, cache-blocked, multi-threaded GEMM with AVX-512 / AVX2+FMA micro-kernels
- * chosen at run time, and strided elementwise, reduction and indexing kernels.
+ * chosen at run time, vectorized float32 math (exp, log, tanh, sigmoid, erf, GELU and its
+ * gradient), and strided elementwise, reduction, indexing and fused training kernels, threaded
+ * above a size and with results that do not depend on the thread count.
  *
  * Storage is the reference backend's (typed arrays, reclaimed by the garbage collector), so ref and
  * native tensors mix freely. The addon runs float32 and float64 in every kernel, and int32/bool
@@ -544,7 +546,8 @@ export function getNumThreads(): number {
 
 /**
  * @internal Forces the GEMM micro-kernel ('avx512', 'avx2', 'scalar', or 'auto' for the best the
- * CPU has); returns the one in use. For tests and benchmarks.
+ * CPU has), and the vectorized float32 math (exp, tanh, erf, GELU, …) with it; returns the GEMM's.
+ * For tests and benchmarks.
  */
 export function setGemmKernel(name: 'avx512' | 'avx2' | 'scalar' | 'auto'): string {
   return need().setGemmIsa(name);

@@ -16,13 +16,43 @@
 import type { Backend, Kernels } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { registerBackend } from '../registry.js';
+import { attentionBackward, attentionForward } from './attention.js';
 import { binary, copy, unary, where } from './elementwise.js';
+import {
+  adamUpdate,
+  crossEntropyBackward,
+  crossEntropyForward,
+  gruCellBackward,
+  gruCellForward,
+  layerNormBackward,
+  layerNormForward,
+  lstmCellBackward,
+  lstmCellForward,
+} from './fused.js';
 import { matmul } from './matmul.js';
 import { reduce } from './reduce.js';
 
 export { initWasm, wasmFailure } from './instance.js';
 
-const wasmKernels: Partial<Kernels> = { matmul, unary, binary, where, copy, reduce };
+const wasmKernels: Partial<Kernels> = {
+  matmul,
+  unary,
+  binary,
+  where,
+  copy,
+  reduce,
+  attentionForward,
+  attentionBackward,
+  layerNormForward,
+  layerNormBackward,
+  adamUpdate,
+  crossEntropyForward,
+  crossEntropyBackward,
+  lstmCellForward,
+  lstmCellBackward,
+  gruCellForward,
+  gruCellBackward,
+};
 
 /** The wasm backend object: the reference backend's storage, with WebAssembly kernels. */
 export const wasmBackend: Backend = {

@@ -33,15 +33,28 @@ export interface KernelExports {
     c: number,
     scratch: number,
   ): void;
-  unary(op: number, rows: number, n: number, x: number, sxr: number, sx: number, out: number): void;
+  unary(
+    op: number,
+    planes: number,
+    rows: number,
+    n: number,
+    x: number,
+    sxp: number,
+    sxr: number,
+    sx: number,
+    out: number,
+  ): void;
   binary(
     op: number,
+    planes: number,
     rows: number,
     n: number,
     a: number,
+    sap: number,
     sar: number,
     sa: number,
     b: number,
+    sbp: number,
     sbr: number,
     sb: number,
     out: number,
@@ -60,6 +73,93 @@ export interface KernelExports {
     sb: number,
     out: number,
   ): void;
+  attentionScratchBytes(L: number, S: number, E: number, Ev: number, backward: number): number;
+  attentionForward(params: number, b0: number, b1: number, scratch: number): void;
+  attentionBackward(params: number, b0: number, b1: number, scratch: number): void;
+  layerNormForward(
+    R: number,
+    N: number,
+    x: number,
+    sxr: number,
+    sxc: number,
+    w: number,
+    sw: number,
+    b: number,
+    sb: number,
+    eps: number,
+    y: number,
+    mean: number,
+    rstd: number,
+    scratch: number,
+  ): void;
+  layerNormBackward(
+    R: number,
+    N: number,
+    x: number,
+    sxr: number,
+    sxc: number,
+    w: number,
+    sw: number,
+    mean: number,
+    rstd: number,
+    gy: number,
+    sgr: number,
+    sgc: number,
+    gx: number,
+    gw: number,
+    gb: number,
+    scratch: number,
+  ): void;
+  adamUpdate(
+    n: number,
+    p: number,
+    g: number,
+    m: number,
+    v: number,
+    vmax: number,
+    flags: number,
+    w1: number,
+    beta2: number,
+    oneMinusBeta2: number,
+    wd: number,
+    decay: number,
+    stepSize: number,
+    bc2Sqrt: number,
+    eps: number,
+  ): void;
+  crossEntropyForward(
+    R: number,
+    C: number,
+    x: number,
+    sr: number,
+    sc: number,
+    t: number,
+    st: number,
+    ignoreIndex: number,
+    eps: number,
+    loss: number,
+    lse: number,
+  ): void;
+  crossEntropyBackward(
+    R: number,
+    C: number,
+    x: number,
+    sr: number,
+    sc: number,
+    t: number,
+    st: number,
+    lse: number,
+    sl: number,
+    gl: number,
+    sg: number,
+    ignoreIndex: number,
+    eps: number,
+    gx: number,
+  ): void;
+  lstmCellForward(...args: number[]): void;
+  lstmCellBackward(...args: number[]): void;
+  gruCellForward(...args: number[]): void;
+  gruCellBackward(...args: number[]): void;
   reduce(
     op: number,
     ni: number,
@@ -117,27 +217,31 @@ function adopt(e: unknown): void {
 
 let syncTried = false;
 
+/** Kernels a pool can run on its threads: their exports' names. */
+export type PoolKernel = 'gemm' | 'attentionForward' | 'attentionBackward' | 'unary' | 'binary';
+
 /**
- * Runs GEMM calls on several threads: `run(tasks)` runs each task's `gemm` arguments (the first on
- * the calling thread) and returns when all are done. Set by src/backend/wasm/node/threads.ts.
+ * Runs kernel calls on several threads: `run(tasks, kernel)` runs `kernel` (gemm by default) once
+ * per task with the task's arguments (the first on the calling thread; at most `threads` tasks)
+ * and returns when all are done. Set by src/backend/wasm/node/threads.ts.
  */
-export interface GemmPool {
+export interface KernelPool {
   readonly threads: number;
-  run(tasks: number[][]): void;
+  run(tasks: number[][], kernel?: PoolKernel): void;
 }
 
-let pool: GemmPool | null = null;
+let pool: KernelPool | null = null;
 
 /** @internal Replaces the kernels by `e` (a shared-memory instance) with a thread pool. */
-export function useKernels(e: unknown, p: GemmPool | null): void {
+export function useKernels(e: unknown, p: KernelPool | null): void {
   adopt(e);
   pool = p;
   syncTried = true;
   failure = null;
 }
 
-/** The GEMM thread pool, if threads were started. */
-export function gemmPool(): GemmPool | null {
+/** The thread pool, if threads were started. */
+export function wasmPool(): KernelPool | null {
   return pool;
 }
 
@@ -241,6 +345,15 @@ export function heapU8(): Uint8Array {
   const buf = exports!.memory.buffer;
   if (u8View.buffer !== buf) u8View = new Uint8Array(buf);
   return u8View;
+}
+
+let i32View = new Int32Array(0);
+
+/** An Int32Array over the whole memory (renewed after the memory grows). */
+export function heapI32(): Int32Array {
+  const buf = exports!.memory.buffer;
+  if (i32View.buffer !== buf) i32View = new Int32Array(buf);
+  return i32View;
 }
 
 /** A Float32Array over the whole memory (renewed after the memory grows). */

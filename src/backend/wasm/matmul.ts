@@ -6,7 +6,7 @@
  */
 import type { View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
-import { begin, alloc, gemmPool, kernelsOrNull } from './instance.js';
+import { begin, alloc, wasmPool, kernelsOrNull } from './instance.js';
 import { copyIn, copyOut, stagedBytes } from './stage.js';
 
 // Below this many multiply-adds the workers are not woken (their round trip would not pay).
@@ -23,7 +23,7 @@ export function matmul(a: View, b: View, out: View): void {
   const size = batch * M * N;
   if (size === 0) return;
   const scratch = k.gemmScratchBytes();
-  const threads = gemmPool()?.threads ?? 1;
+  const threads = wasmPool()?.threads ?? 1;
   if (!begin(stagedBytes(a) + stagedBytes(b) + size * 4 + (scratch + 16) * threads + 16)) {
     refBackend.kernels.matmul(a, b, out);
     return;
@@ -34,7 +34,7 @@ export function matmul(a: View, b: View, out: View): void {
   const ps = alloc(scratch);
   const [sab, sam, sak] = a.strides as [number, number, number];
   const [sbb, sbk, sbn] = b.strides as [number, number, number];
-  const pool = gemmPool();
+  const pool = wasmPool();
   if (pool && pool.threads > 1 && size * K >= MIN_THREADED) {
     // Each thread gets whole batches, or (one batch) a band of rows, and its own scratch.
     const t = pool.threads;

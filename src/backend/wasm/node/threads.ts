@@ -1,14 +1,15 @@
 /// <reference types="node" />
 /**
- * Worker threads for the wasm backend's GEMM in Node: the kernels are instantiated over one shared
+ * Worker threads for the wasm backend in Node: the kernels are instantiated over one shared
  * WebAssembly memory (the shared build of wasm/assembly/) on this thread and on n − 1 workers;
- * matmul splits its batches or rows among them and blocks with Atomics.wait until all are done (a
- * browser's main thread may not block, so this is Node only). Workers are unref'd: they never keep
- * the process alive.
+ * matmul splits its batches or rows among them, the attention kernels their batch entries, the
+ * costly elementwise ops (GELU, exp, ...) their rows, and each blocks with Atomics.wait until all
+ * are done (a browser's main thread may not block, so this is Node only). Workers are unref'd:
+ * they never keep the process alive.
  */
 import { Worker } from 'node:worker_threads';
 import { KERNELS_SHARED_WASM_BASE64 } from '../binary.js';
-import { decodeBase64, type KernelExports, useKernels } from '../instance.js';
+import { decodeBase64, type KernelExports, type PoolKernel, useKernels } from '../instance.js';
 
 // The part of the WebAssembly JS API used here.
 interface WasmApi {
@@ -18,23 +19,35 @@ interface WasmApi {
 }
 declare const WebAssembly: WasmApi;
 
-const SLOT = 16; // Int32 words per thread in the control block (14 gemm arguments)
+// Int32 words per thread in the control block: the kernel's code, then its arguments (gemm has 14).
+const SLOT = 16;
 const GEN = 0; // bumped to start a round
 const PENDING = 1; // workers still running this round
+/** Kernel codes of the control block. Every kernel does nothing on all-zero arguments. */
+const CODES: Record<PoolKernel, number> = {
+  gemm: 0,
+  attentionForward: 1,
+  attentionBackward: 2,
+  unary: 3,
+  binary: 4,
+};
 
-// A worker: waits for a round, runs its slot's gemm (batch 0 does nothing), counts down.
+// A worker: waits for a round, runs its slot's kernel with its arguments (extra ones are ignored;
+// a task of zeros does nothing), counts down.
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, index } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const fns = [k.gemm, k.attentionForward, k.attentionBackward, k.unary, k.binary];
 const ctrl = new Int32Array(control);
 let gen = 0;
 for (;;) {
   Atomics.wait(ctrl, ${GEN}, gen);
   gen = Atomics.load(ctrl, ${GEN});
   const p = 2 + index * ${SLOT};
-  k.gemm(ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6],
-    ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[p + 12], ctrl[p + 13]);
+  fns[ctrl[p]](ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6],
+    ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[p + 12],
+    ctrl[p + 13], ctrl[p + 14]);
   if (Atomics.sub(ctrl, ${PENDING}, 1) === 1) Atomics.notify(ctrl, ${PENDING});
 }
 `;
@@ -63,32 +76,19 @@ export function startWasmThreads(n: number): void {
   }
   useKernels(k, {
     threads: n,
-    run(tasks) {
+    run(tasks, kernel = 'gemm') {
+      const code = CODES[kernel];
       for (let i = 1; i < n; i++) {
         const t = tasks[i];
+        const p = 2 + i * SLOT;
+        ctrl[p] = code;
         // Int32 words: addresses past 2 GiB wrap to the same i32 bits the kernel takes.
-        for (let j = 0; j < 14; j++) ctrl[2 + i * SLOT + j] = t ? t[j]! : 0;
+        for (let j = 0; j < SLOT - 1; j++) ctrl[p + 1 + j] = t ? (t[j] ?? 0) : 0;
       }
       Atomics.store(ctrl, PENDING, n - 1);
       Atomics.add(ctrl, GEN, 1);
       Atomics.notify(ctrl, GEN);
-      const t0 = tasks[0]!;
-      k.gemm(
-        t0[0]!,
-        t0[1]!,
-        t0[2]!,
-        t0[3]!,
-        t0[4]!,
-        t0[5]!,
-        t0[6]!,
-        t0[7]!,
-        t0[8]!,
-        t0[9]!,
-        t0[10]!,
-        t0[11]!,
-        t0[12]!,
-        t0[13]!,
-      );
+      (k[kernel] as (...args: number[]) => void)(...tasks[0]!);
       for (;;) {
         const left = Atomics.load(ctrl, PENDING);
         if (left === 0) break;

@@ -1,0 +1,715 @@
+/**
+ * Fused float32 attention (FlashAttention's forward with an online softmax, FlashAttention-2's
+ * backward), with the semantics of the reference kernels (src/backend/ref/attention.ts): per batch
+ * entry, q (pre-multiplied by the scale), k and v are packed into contiguous panels, and the
+ * (L, S) scores exist one BQ × BK tile at a time. Every product of tiles (q·kᵀ, p·v, pᵀ·dO, dO·vᵀ,
+ * dS·k, dSᵀ·q) runs through one 4×8 f32x4 micro-kernel (as in gemm.ts), the softmax steps four
+ * lanes at a time.
+ *
+ * The arguments are a parameter block (offsets P_* below, written by src/backend/wasm/attention.ts)
+ * and a range of batch entries [b0, b1) with its own scratch, so that ranges can run on separate
+ * threads. A table holds each batch entry's element offsets of q, k, v, the masks, the saved output
+ * and its gradient (T_* words of 8).
+ */
+
+import { vexp } from './vmath';
+
+// Parameter block: i32 words, then two f64. Keep in step with src/backend/wasm/attention.ts.
+const P_L = 0;
+const P_S = 4;
+const P_E = 8;
+const P_EV = 12;
+const P_FLAGS = 16; // bit 0: causal, 1: allowed mask, 2: bias
+const P_TABLE = 20;
+const P_Q = 24;
+const P_K = 36;
+const P_V = 48;
+const P_A = 60;
+const P_B = 72;
+const P_O = 84; // the saved output (backward)
+const P_LSE = 96;
+const P_G = 100; // dOut (backward)
+const P_OUT = 112; // out (forward) or dq (backward): contiguous
+const P_DK = 116;
+const P_DV = 120;
+const P_SCALE = 128;
+const P_CAUSAL = 136;
+
+const CAUSAL = 1;
+const ALLOWED = 2;
+const BIAS = 4;
+
+// Words of a batch entry in the table.
+const T_Q = 0;
+const T_K = 1;
+const T_V = 2;
+const T_A = 3;
+const T_B = 4;
+const T_O = 5;
+const T_G = 6;
+const T_WORDS = 8;
+
+/** Query rows and key rows per tile (multiples of 4 and 8). */
+const BQ = 32;
+const BK = 32;
+/** Floats of slack after each panel: the micro-kernel reads up to 3 rows and 7 columns past. */
+const SLACK = 64;
+
+const NEG_INF = f32x4.splat(-Infinity);
+
+/** The address of element (r, c) of a view whose row and column strides are at p + 4, p + 8. */
+// @inline
+function stride(params: usize, p: i32, which: i32): i32 {
+  return load<i32>(params + <usize>(p + 4 * which));
+}
+
+/** Bytes of scratch one thread needs for [b0, b1) of a forward (backward = 0) or backward. */
+export function attentionScratchBytes(L: i32, S: i32, E: i32, Ev: i32, backward: i32): i32 {
+  const Sp = (S + 7) & ~7;
+  let floats: i32;
+  if (backward) {
+    floats =
+      (L + 4) * E + // qs
+      (S + 4) * E + // k
+      E * Sp + // kᵀ
+      Ev * Sp + // vᵀ
+      (L + 4) * Ev + // dO
+      L + // D
+      2 * (BQ + 4) * BK + // p, dS tiles
+      32 + // edge tile
+      9 * SLACK; // one per block (take), nine blocks
+  } else {
+    floats =
+      (L + 4) * E + // qs
+      E * Sp + // kᵀ
+      (S + 4) * Ev + // v
+      (BQ + 4) * BK + // scores / p tile
+      BQ * Ev + // accumulators
+      2 * BQ + // row max, row sum
+      32 + // edge tile
+      8 * SLACK; // one per block (take), eight blocks
+  }
+  return floats * 4 + 16 * 9; // and each block's alignment
+}
+
+/** Bump allocation inside a scratch block (16-byte aligned). */
+let cursor: usize = 0;
+function take(floats: i32): usize {
+  const p = cursor;
+  cursor = (cursor + ((<usize>(floats + SLACK)) << 2) + 15) & ~(<usize>15);
+  return p;
+}
+
+/**
+ * Copies the (R, C) matrix at `src` (strides sr, sc in elements) into dst, row-major with row
+ * stride ld, times `factor`.
+ */
+function pack(
+  src: usize,
+  sr: i32,
+  sc: i32,
+  R: i32,
+  C: i32,
+  dst: usize,
+  ld: i32,
+  factor: f32,
+): void {
+  const srb = (<usize>sr) << 2;
+  const scb = (<usize>sc) << 2;
+  const f = f32x4.splat(factor);
+  for (let r = 0; r < R; r++) {
+    let s = src + <usize>r * srb;
+    let d = dst + ((<usize>r * <usize>ld) << 2);
+    let c = 0;
+    if (sc == 1) {
+      for (; c + 4 <= C; c += 4) {
+        v128.store(d, f32x4.mul(v128.load(s), f));
+        s += 16;
+        d += 16;
+      }
+    }
+    for (; c < C; c++) {
+      store<f32>(d, load<f32>(s) * factor);
+      s += scb;
+      d += 4;
+    }
+  }
+}
+
+/** dst (C, R), row stride ld, = the transpose of the (R, C) matrix at src (strides sr, sc). */
+function packT(src: usize, sr: i32, sc: i32, R: i32, C: i32, dst: usize, ld: i32): void {
+  const srb = (<usize>sr) << 2;
+  const scb = (<usize>sc) << 2;
+  const ldb = (<usize>ld) << 2;
+  for (let r = 0; r < R; r++) {
+    let s = src + <usize>r * srb;
+    let d = dst + ((<usize>r) << 2);
+    for (let c = 0; c < C; c++) {
+      store<f32>(d, load<f32>(s));
+      s += scb;
+      d += ldb;
+    }
+  }
+}
+
+/**
+ * C[4×8] (+)= A·B over k steps: A's rows at a, a + sam, ... (bytes), stepping sak per k (A is
+ * read one broadcast element at a time, so any strides do); B's rows at b, stepping ldb, eight
+ * contiguous columns; C's rows ldc bytes apart.
+ */
+function micro(
+  k: i32,
+  a: usize,
+  sam: usize,
+  sak: usize,
+  b: usize,
+  ldb: usize,
+  c: usize,
+  ldc: usize,
+  accumulate: bool,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  let a1 = a + sam;
+  let a2 = a1 + sam;
+  let a3 = a2 + sam;
+  for (let kk = 0; kk < k; kk++) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let x = v128.load32_splat(a);
+    c00 = f32x4.add(c00, f32x4.mul(x, b0));
+    c01 = f32x4.add(c01, f32x4.mul(x, b1));
+    x = v128.load32_splat(a1);
+    c10 = f32x4.add(c10, f32x4.mul(x, b0));
+    c11 = f32x4.add(c11, f32x4.mul(x, b1));
+    x = v128.load32_splat(a2);
+    c20 = f32x4.add(c20, f32x4.mul(x, b0));
+    c21 = f32x4.add(c21, f32x4.mul(x, b1));
+    x = v128.load32_splat(a3);
+    c30 = f32x4.add(c30, f32x4.mul(x, b0));
+    c31 = f32x4.add(c31, f32x4.mul(x, b1));
+    a += sak;
+    a1 += sak;
+    a2 += sak;
+    a3 += sak;
+    b += ldb;
+  }
+  if (accumulate) {
+    c00 = f32x4.add(c00, v128.load(c));
+    c01 = f32x4.add(c01, v128.load(c, 16));
+    c10 = f32x4.add(c10, v128.load(c + ldc));
+    c11 = f32x4.add(c11, v128.load(c + ldc, 16));
+    c20 = f32x4.add(c20, v128.load(c + 2 * ldc));
+    c21 = f32x4.add(c21, v128.load(c + 2 * ldc, 16));
+    c30 = f32x4.add(c30, v128.load(c + 3 * ldc));
+    c31 = f32x4.add(c31, v128.load(c + 3 * ldc, 16));
+  }
+  v128.store(c, c00);
+  v128.store(c, c01, 16);
+  v128.store(c + ldc, c10);
+  v128.store(c + ldc, c11, 16);
+  v128.store(c + 2 * ldc, c20);
+  v128.store(c + 2 * ldc, c21, 16);
+  v128.store(c + 3 * ldc, c30);
+  v128.store(c + 3 * ldc, c31, 16);
+}
+
+/** The 4×8 tile of scratch where partial tiles are computed whole. */
+let edge: usize = 0;
+
+/**
+ * C (m × n, row stride ldc) (+)= A (m × k; element (r, q) at a + 4·(r·sam + q·sak)) · B (k × n,
+ * row-major, row stride ldb). Strides in elements. Partial tiles at the edges are computed in the
+ * edge tile (reading up to 3 rows of A and 7 columns of B past their ends, which the panels' slack
+ * allows) and only their valid corner is stored.
+ */
+function mm(
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  sam: i32,
+  sak: i32,
+  b: usize,
+  ldb: i32,
+  c: usize,
+  ldc: i32,
+  accumulate: bool,
+): void {
+  const samb = (<usize>sam) << 2;
+  const sakb = (<usize>sak) << 2;
+  const ldbb = (<usize>ldb) << 2;
+  const ldcb = (<usize>ldc) << 2;
+  for (let i = 0; i < m; i += 4) {
+    const ai = a + <usize>i * samb;
+    const ci = c + <usize>i * ldcb;
+    const mr = min(4, m - i);
+    for (let j = 0; j < n; j += 8) {
+      const nr = min(8, n - j);
+      const bj = b + ((<usize>j) << 2);
+      const cij = ci + ((<usize>j) << 2);
+      if (mr == 4 && nr == 8) {
+        micro(k, ai, samb, sakb, bj, ldbb, cij, ldcb, accumulate);
+      } else {
+        micro(k, ai, samb, sakb, bj, ldbb, edge, 32, false);
+        for (let r = 0; r < mr; r++) {
+          for (let q = 0; q < nr; q++) {
+            const dst = cij + <usize>r * ldcb + ((<usize>q) << 2);
+            const v = load<f32>(edge + ((<usize>(r * 8 + q)) << 2));
+            store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Masking state of the current batch entry. */
+let flags = 0;
+let causal: f64 = 0;
+let maskA: usize = 0;
+let sar: i32 = 0;
+let sac: i32 = 0;
+let biasB: usize = 0;
+let sbr: i32 = 0;
+let sbc: i32 = 0;
+
+/** The first key hidden from query i by the causal mask (j ≥ it), within [lo, hi]. */
+// @inline
+function causalEnd(i: i32, lo: i32, hi: i32): i32 {
+  if (!(flags & CAUSAL)) return hi;
+  const e = Math.floor(<f64>i + causal) + 1;
+  return e <= <f64>lo ? lo : e >= <f64>hi ? hi : <i32>e;
+}
+
+/** Whether the causal mask hides keys j0… from every query of [i0, i1). */
+// @inline
+function tileHidden(i1: i32, j0: i32): bool {
+  return (flags & CAUSAL) != 0 && <f64>j0 > <f64>(i1 - 1) + causal;
+}
+
+/**
+ * Masks row i of a scores tile (keys j0 .. j0 + nj, at `row`): bias added, and −∞ where the
+ * allowed mask is false or the key is in the causal future. Returns the row maximum.
+ */
+function maskRow(row: usize, i: i32, j0: i32, nj: i32): f32 {
+  const jc = causalEnd(i, j0, j0 + nj) - j0;
+  if (flags & (ALLOWED | BIAS)) {
+    const pa = maskA + <usize>i * <usize>sar;
+    const pb = biasB + ((<usize>i * <usize>sbr) << 2);
+    for (let j = 0; j < jc; j++) {
+      const q = row + ((<usize>j) << 2);
+      const jj = <usize>(j0 + j);
+      if (flags & ALLOWED && load<u8>(pa + jj * <usize>sac) == 0) {
+        store<f32>(q, -Infinity);
+      } else if (flags & BIAS) {
+        store<f32>(q, load<f32>(q) + load<f32>(pb + ((jj * <usize>sbc) << 2)));
+      }
+    }
+  }
+  for (let j = jc; j < nj; j++) store<f32>(row + ((<usize>j) << 2), -Infinity);
+  let m = NEG_INF;
+  let j = 0;
+  for (; j + 4 <= nj; j += 4) m = f32x4.pmax(m, v128.load(row + ((<usize>j) << 2)));
+  let mx = max(
+    max(f32x4.extract_lane(m, 0), f32x4.extract_lane(m, 1)),
+    max(f32x4.extract_lane(m, 2), f32x4.extract_lane(m, 3)),
+  );
+  for (; j < nj; j++) {
+    const x = load<f32>(row + ((<usize>j) << 2));
+    if (x > mx) mx = x;
+  }
+  return mx;
+}
+
+/** Below this, e^x is taken as 0: larger values stay normal floats (e^−87 ≈ 1.6e−38). */
+const EXP_FLOOR: f32 = -30;
+
+/**
+ * row[j] = e^(row[j] − shift) for j < nj: 0 where row[j] − shift < −87 (−∞ included), so that
+ * masked and negligible entries never make subnormal floats, each of which costs x86 a microcode
+ * assist (here in e^x's scaling, and later in the products of the tiles): the forward ran 1.5×
+ * slower with them. Returns the sum.
+ */
+function expRow(row: usize, nj: i32, shift: f32): f32 {
+  const s = f32x4.splat(shift);
+  const floor = f32x4.splat(EXP_FLOOR);
+  let sum = f32x4.splat(0);
+  let j = 0;
+  for (; j + 4 <= nj; j += 4) {
+    const p = row + ((<usize>j) << 2);
+    const d = f32x4.sub(v128.load(p), s);
+    // pmax keeps NaN (which stays NaN, as in ref); lanes below the floor become 0.
+    const e = v128.andnot(vexp(f32x4.pmax(d, floor)), f32x4.lt(d, floor));
+    v128.store(p, e);
+    sum = f32x4.add(sum, e);
+  }
+  let total =
+    f32x4.extract_lane(sum, 0) +
+    f32x4.extract_lane(sum, 1) +
+    (f32x4.extract_lane(sum, 2) + f32x4.extract_lane(sum, 3));
+  for (; j < nj; j++) {
+    const p = row + ((<usize>j) << 2);
+    const d = load<f32>(p) - shift;
+    const e: f32 = d < EXP_FLOOR ? 0 : f32x4.extract_lane(vexp(f32x4.splat(d)), 0);
+    store<f32>(p, e);
+    total += e;
+  }
+  return total;
+}
+
+/** Reads the masks' addresses and the flags for batch entry `b` of the table. */
+function setMasks(params: usize, entry: usize): void {
+  flags = load<i32>(params + P_FLAGS);
+  causal = load<f64>(params + P_CAUSAL);
+  maskA = <usize>load<i32>(params + P_A) + <usize>load<i32>(entry + (T_A << 2));
+  sar = stride(params, P_A, 1);
+  sac = stride(params, P_A, 2);
+  biasB = <usize>load<i32>(params + P_B) + ((<usize>load<i32>(entry + (T_B << 2))) << 2);
+  sbr = stride(params, P_B, 1);
+  sbc = stride(params, P_B, 2);
+}
+
+/** The address of matrix `which` (P_Q, ...) of a batch entry: base + 4·offset. */
+// @inline
+function matrix(params: usize, entry: usize, which: i32, t: i32): usize {
+  return (
+    <usize>load<i32>(params + <usize>which) + ((<usize>load<i32>(entry + ((<usize>t) << 2))) << 2)
+  );
+}
+
+export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize): void {
+  const L = load<i32>(params + P_L);
+  const S = load<i32>(params + P_S);
+  const E = load<i32>(params + P_E);
+  const Ev = load<i32>(params + P_EV);
+  const scale = <f32>load<f64>(params + P_SCALE);
+  const Sp = (S + 7) & ~7;
+  cursor = (scratch + 15) & ~(<usize>15);
+  const qs = take((L + 4) * E);
+  const kt = take(E * Sp);
+  const vp = take((S + 4) * Ev);
+  const tile = take((BQ + 4) * BK);
+  const acc = take(BQ * Ev);
+  const rowMax = take(BQ);
+  const rowSum = take(BQ);
+  edge = take(32);
+  const table = <usize>load<i32>(params + P_TABLE);
+  const out = <usize>load<i32>(params + P_OUT);
+  const lse = <usize>load<i32>(params + P_LSE);
+  for (let b = b0; b < b1; b++) {
+    const entry = table + <usize>(b * T_WORDS * 4);
+    pack(
+      matrix(params, entry, P_Q, T_Q),
+      stride(params, P_Q, 1),
+      stride(params, P_Q, 2),
+      L,
+      E,
+      qs,
+      E,
+      scale,
+    );
+    packT(
+      matrix(params, entry, P_K, T_K),
+      stride(params, P_K, 1),
+      stride(params, P_K, 2),
+      S,
+      E,
+      kt,
+      Sp,
+    );
+    pack(
+      matrix(params, entry, P_V, T_V),
+      stride(params, P_V, 1),
+      stride(params, P_V, 2),
+      S,
+      Ev,
+      vp,
+      Ev,
+      1,
+    );
+    setMasks(params, entry);
+    for (let i0 = 0; i0 < L; i0 += BQ) {
+      const ni = min(BQ, L - i0);
+      for (let r = 0; r < ni; r++) {
+        store<f32>(rowMax + ((<usize>r) << 2), -Infinity);
+        store<f32>(rowSum + ((<usize>r) << 2), 0);
+      }
+      memory.fill(acc, 0, (<usize>(ni * Ev)) << 2);
+      for (let j0 = 0; j0 < S; j0 += BK) {
+        if (tileHidden(i0 + ni, j0)) break;
+        const nj = min(BK, S - j0);
+        mm(
+          ni,
+          nj,
+          E,
+          qs + ((<usize>(i0 * E)) << 2),
+          E,
+          1,
+          kt + ((<usize>j0) << 2),
+          Sp,
+          tile,
+          BK,
+          false,
+        );
+        for (let r = 0; r < ni; r++) {
+          const row = tile + ((<usize>(r * BK)) << 2);
+          const mb = maskRow(row, i0 + r, j0, nj);
+          if (mb == -Infinity) {
+            // Nothing visible in this tile: a zero row of p adds nothing.
+            memory.fill(row, 0, (<usize>nj) << 2);
+            continue;
+          }
+          // Online softmax: rescale what was accumulated under the old maximum.
+          const pm = rowMax + ((<usize>r) << 2);
+          const ps = rowSum + ((<usize>r) << 2);
+          const mOld = load<f32>(pm);
+          if (mb > mOld) {
+            const d = mOld - mb;
+            const alpha = f32x4.splat(
+              d < EXP_FLOOR ? 0 : f32x4.extract_lane(vexp(f32x4.splat(d)), 0),
+            );
+            store<f32>(ps, load<f32>(ps) * f32x4.extract_lane(alpha, 0));
+            const ar = acc + ((<usize>(r * Ev)) << 2);
+            let c = 0;
+            for (; c + 4 <= Ev; c += 4) {
+              const p = ar + ((<usize>c) << 2);
+              v128.store(p, f32x4.mul(v128.load(p), alpha));
+            }
+            for (; c < Ev; c++) {
+              const p = ar + ((<usize>c) << 2);
+              store<f32>(p, load<f32>(p) * f32x4.extract_lane(alpha, 0));
+            }
+            store<f32>(pm, mb);
+          }
+          store<f32>(ps, load<f32>(ps) + expRow(row, nj, load<f32>(pm)));
+        }
+        mm(ni, Ev, nj, tile, BK, 1, vp + ((<usize>(j0 * Ev)) << 2), Ev, acc, Ev, true);
+      }
+      for (let r = 0; r < ni; r++) {
+        const i = i0 + r;
+        const l = load<f32>(rowSum + ((<usize>r) << 2));
+        const o = out + ((<usize>((b * L + i) * Ev)) << 2);
+        const pl = lse + ((<usize>(b * L + i)) << 2);
+        if (l == 0) {
+          // Fully masked row: zeros, as the composite's safe softmax gives.
+          memory.fill(o, 0, (<usize>Ev) << 2);
+          store<f32>(pl, -Infinity);
+        } else {
+          const inv = <f32>1 / l;
+          const ar = acc + ((<usize>(r * Ev)) << 2);
+          for (let c = 0; c < Ev; c++) {
+            store<f32>(o + ((<usize>c) << 2), load<f32>(ar + ((<usize>c) << 2)) * inv);
+          }
+          store<f32>(pl, <f32>(<f64>load<f32>(rowMax + ((<usize>r) << 2)) + Math.log(<f64>l)));
+        }
+      }
+    }
+  }
+}
+
+export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usize): void {
+  const L = load<i32>(params + P_L);
+  const S = load<i32>(params + P_S);
+  const E = load<i32>(params + P_E);
+  const Ev = load<i32>(params + P_EV);
+  const scale = <f32>load<f64>(params + P_SCALE);
+  const Sp = (S + 7) & ~7;
+  cursor = (scratch + 15) & ~(<usize>15);
+  const qs = take((L + 4) * E);
+  const kp = take((S + 4) * E);
+  const kt = take(E * Sp);
+  const vt = take(Ev * Sp);
+  const go = take((L + 4) * Ev);
+  const D = take(L);
+  const pt = take((BQ + 4) * BK);
+  const ds = take((BQ + 4) * BK);
+  edge = take(32);
+  const table = <usize>load<i32>(params + P_TABLE);
+  const lse = <usize>load<i32>(params + P_LSE);
+  const dqAll = <usize>load<i32>(params + P_OUT);
+  const dkAll = <usize>load<i32>(params + P_DK);
+  const dvAll = <usize>load<i32>(params + P_DV);
+  const sor = stride(params, P_O, 1);
+  const soc = stride(params, P_O, 2);
+  for (let b = b0; b < b1; b++) {
+    const entry = table + <usize>(b * T_WORDS * 4);
+    const kb = matrix(params, entry, P_K, T_K);
+    const skr = stride(params, P_K, 1);
+    const skc = stride(params, P_K, 2);
+    pack(
+      matrix(params, entry, P_Q, T_Q),
+      stride(params, P_Q, 1),
+      stride(params, P_Q, 2),
+      L,
+      E,
+      qs,
+      E,
+      scale,
+    );
+    pack(kb, skr, skc, S, E, kp, E, 1);
+    packT(kb, skr, skc, S, E, kt, Sp);
+    packT(
+      matrix(params, entry, P_V, T_V),
+      stride(params, P_V, 1),
+      stride(params, P_V, 2),
+      S,
+      Ev,
+      vt,
+      Sp,
+    );
+    pack(
+      matrix(params, entry, P_G, T_G),
+      stride(params, P_G, 1),
+      stride(params, P_G, 2),
+      L,
+      Ev,
+      go,
+      Ev,
+      1,
+    );
+    // D_i = rowsum(dO ∘ O) = Σ_j P_ij·dP_ij, the softmax backward's correction term.
+    const ob = matrix(params, entry, P_O, T_O);
+    for (let i = 0; i < L; i++) {
+      let d: f32 = 0;
+      const gi = go + ((<usize>(i * Ev)) << 2);
+      const oi = ob + ((<usize>(i * sor)) << 2);
+      for (let c = 0; c < Ev; c++) {
+        d += load<f32>(gi + ((<usize>c) << 2)) * load<f32>(oi + ((<usize>(c * soc)) << 2));
+      }
+      store<f32>(D + ((<usize>i) << 2), d);
+    }
+    setMasks(params, entry);
+    const dq = dqAll + ((<usize>(b * L * E)) << 2);
+    const dk = dkAll + ((<usize>(b * S * E)) << 2);
+    const dv = dvAll + ((<usize>(b * S * Ev)) << 2);
+    memory.fill(dq, 0, (<usize>(L * E)) << 2);
+    memory.fill(dk, 0, (<usize>(S * E)) << 2);
+    memory.fill(dv, 0, (<usize>(S * Ev)) << 2);
+    const lb = lse + ((<usize>(b * L)) << 2);
+    // Key blocks outside, query blocks inside: dk, dv of a key block are finished in one sweep.
+    for (let j0 = 0; j0 < S; j0 += BK) {
+      const nj = min(BK, S - j0);
+      for (let i0 = 0; i0 < L; i0 += BQ) {
+        const ni = min(BQ, L - i0);
+        if (tileHidden(i0 + ni, j0)) continue;
+        mm(
+          ni,
+          nj,
+          E,
+          qs + ((<usize>(i0 * E)) << 2),
+          E,
+          1,
+          kt + ((<usize>j0) << 2),
+          Sp,
+          pt,
+          BK,
+          false,
+        );
+        let any = false;
+        for (let r = 0; r < ni; r++) {
+          const row = pt + ((<usize>(r * BK)) << 2);
+          const li = load<f32>(lb + ((<usize>(i0 + r)) << 2));
+          if (li == -Infinity) {
+            // Fully masked row: no gradient.
+            memory.fill(row, 0, (<usize>nj) << 2);
+            continue;
+          }
+          if (maskRow(row, i0 + r, j0, nj) == -Infinity) {
+            memory.fill(row, 0, (<usize>nj) << 2);
+            continue;
+          }
+          expRow(row, nj, li);
+          any = true;
+        }
+        if (!any) continue;
+        // dv[j] += pᵀ·dO[i]
+        mm(
+          nj,
+          Ev,
+          ni,
+          pt,
+          1,
+          BK,
+          go + ((<usize>(i0 * Ev)) << 2),
+          Ev,
+          dv + ((<usize>(j0 * Ev)) << 2),
+          Ev,
+          true,
+        );
+        // dP = dO[i]·vᵀ, then dS = p ∘ (dP − D_i)
+        mm(
+          ni,
+          nj,
+          Ev,
+          go + ((<usize>(i0 * Ev)) << 2),
+          Ev,
+          1,
+          vt + ((<usize>j0) << 2),
+          Sp,
+          ds,
+          BK,
+          false,
+        );
+        for (let r = 0; r < ni; r++) {
+          const pr = pt + ((<usize>(r * BK)) << 2);
+          const dr = ds + ((<usize>(r * BK)) << 2);
+          const di = f32x4.splat(load<f32>(D + ((<usize>(i0 + r)) << 2)));
+          let j = 0;
+          for (; j + 4 <= nj; j += 4) {
+            const o = (<usize>j) << 2;
+            v128.store(dr + o, f32x4.mul(v128.load(pr + o), f32x4.sub(v128.load(dr + o), di)));
+          }
+          for (; j < nj; j++) {
+            const o = (<usize>j) << 2;
+            store<f32>(dr + o, load<f32>(pr + o) * (load<f32>(dr + o) - f32x4.extract_lane(di, 0)));
+          }
+        }
+        // dq[i] += dS·k[j] (scaled at the end); dk[j] += dSᵀ·qs[i] (qs is already scaled)
+        mm(
+          ni,
+          E,
+          nj,
+          ds,
+          BK,
+          1,
+          kp + ((<usize>(j0 * E)) << 2),
+          E,
+          dq + ((<usize>(i0 * E)) << 2),
+          E,
+          true,
+        );
+        mm(
+          nj,
+          E,
+          ni,
+          ds,
+          1,
+          BK,
+          qs + ((<usize>(i0 * E)) << 2),
+          E,
+          dk + ((<usize>(j0 * E)) << 2),
+          E,
+          true,
+        );
+      }
+    }
+    const n = L * E;
+    const sc = f32x4.splat(scale);
+    let i = 0;
+    for (; i + 4 <= n; i += 4) {
+      const p = dq + ((<usize>i) << 2);
+      v128.store(p, f32x4.mul(v128.load(p), sc));
+    }
+    for (; i < n; i++) {
+      const p = dq + ((<usize>i) << 2);
+      store<f32>(p, load<f32>(p) * scale);
+    }
+  }
+}
