@@ -431,7 +431,7 @@ async function main(): Promise<void> {
           backend: 'native',
           threads: t,
         });
-      // nabla's wasm backend: its matmul on t worker threads (NABLA_WASM_THREADS), the rest on one.
+      // nabla's wasm backend on t threads (NABLA_WASM_THREADS: matmul, attention, unary maths).
       if (backends.includes('wasm'))
         plan.push({ label: `nabla wasm ${t}t`, framework: 'nabla', backend: 'wasm', threads: t });
       if (noTorch === null)

@@ -7,6 +7,7 @@
  */
 import * as nb from '../../src/index.node.js';
 import { nativeBackendInfo, setNumThreads } from '../../src/node.js';
+import { wasmPool } from '../../src/backend/wasm/instance.js';
 import { attempt, emit, readSpec, timeMatmul, timeStep, type RunResult } from './spec.js';
 import { gptTraining, lstmTraining, readArrays, stepper } from './nabla-steps.js';
 
@@ -31,7 +32,8 @@ async function main(): Promise<void> {
     // Compiled asynchronously; until then its kernels would be the reference ones.
     const ready = await nb.initWasm();
     result.notes.push(ready ? 'WebAssembly kernels ready' : 'WebAssembly failed: ref kernels');
-    result.actualThreads = 1;
+    // Worker threads started by NABLA_WASM_THREADS (src/index.node.ts); one thread without them.
+    result.actualThreads = wasmPool()?.threads ?? 1;
   } else if (spec.backend === 'ref') {
     result.actualThreads = 1;
   }
