@@ -144,7 +144,8 @@ test(
         `--user-data-dir=${profile}`,
         `http://127.0.0.1:${port}/`,
       ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      // Its own process group, so that the renderer and helper processes are killed with it.
+      { stdio: ['ignore', 'ignore', 'pipe'], detached: true },
     );
     let stderr = '';
     browser.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
