@@ -262,29 +262,15 @@ export function attentionBackward(
     supported(q, k, v, allowed, bias) &&
     [out, lse, dOut, dq, dk, dv].every((x) => x.dtype === 'float32') &&
     contiguousRows(lse);
-  if (!ok) {
-    refBackend.kernels.attentionBackward(
-      q,
-      k,
-      v,
-      allowed,
-      bias,
-      params,
-      out,
-      lse,
-      dOut,
-      dq,
-      dk,
-      dv,
-    );
-    return;
-  }
   const nd = q.shape.length;
   const [L, E, S, Ev] = [q.shape[nd - 2]!, q.shape[nd - 1]!, k.shape[nd - 2]!, v.shape[nd - 1]!];
   let count = 1;
   for (let d = 0; d < nd - 2; d++) count *= q.shape[d]!;
   const outBytes = count * (L * E + S * E + S * Ev) * 4 + 48;
-  const s = setup(q, k, v, allowed, bias, params, { o: out, g: dOut, lse }, outBytes, true);
+  // Unsupported operands, or a memory that cannot grow that far: the reference kernel.
+  const s = ok
+    ? setup(q, k, v, allowed, bias, params, { o: out, g: dOut, lse }, outBytes, true)
+    : null;
   if (!s) {
     refBackend.kernels.attentionBackward(
       q,
