@@ -10,6 +10,7 @@ import { onesLike } from '../ops/creation.js';
 import type { Tensor } from '../tensor.js';
 import { enableGrad, noGrad } from './grad-mode.js';
 import { tapeListener } from './node.js';
+import { gatherSliceGrads, type SlicePart } from './slice-grads.js';
 
 export interface BackwardOptions {
   /** Keep the graph's saved values so that backward can run through it again. */
@@ -106,11 +107,18 @@ function backwardPass(root: Tensor, grad: Tensor | undefined, options: BackwardO
   const createGraph = options.createGraph ?? false;
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
+  // Gradients of slices of a tensor, written into one buffer when the tensor is reached.
+  const sliceParts = new Map<Tensor, SlicePart[]>();
 
   const run = (): void => {
     for (let k = order.length - 1; k >= 0; k--) {
       const t = order[k]!;
       let g = grads.get(t);
+      const parts = sliceParts.get(t);
+      if (parts !== undefined) {
+        sliceParts.delete(t);
+        g = gatherSliceGrads(t.shape, g, parts);
+      }
       if (g === undefined) continue;
       grads.delete(t);
       if (t._hooks) {
@@ -132,6 +140,17 @@ function backwardPass(root: Tensor, grad: Tensor | undefined, options: BackwardO
         continue;
       }
       if (t._retainsGrad) accumulate(t, g, createGraph);
+      const slice = createGraph ? null : node.sliceOf;
+      if (slice !== null) {
+        const input = node.inputs[0]!;
+        if (input.requiresGrad) {
+          const list = sliceParts.get(input) ?? [];
+          list.push({ ...slice, grad: g });
+          sliceParts.set(input, list);
+        }
+        if (!retain) node.release();
+        continue;
+      }
       const inputGrads = node.apply(g);
       node.inputs.forEach((input, i) => {
         const gi = inputGrads[i];

@@ -6,6 +6,7 @@
 import { GradError } from '../core/errors.js';
 import type { Tensor } from '../tensor.js';
 import { isGradEnabled } from './grad-mode.js';
+import type { SliceInfo } from './slice-grads.js';
 
 /** Gradients of the inputs, in order; null/undefined where an input gets none. */
 export type BackwardFn = (grad: Tensor) => readonly (Tensor | null | undefined)[];
@@ -13,6 +14,11 @@ export type BackwardFn = (grad: Tensor) => readonly (Tensor | null | undefined)[
 export class GradNode {
   private readonly savedVersions: number[];
   private released = false;
+  /**
+   * Set on a slice's node: where its output sits in its input, so that the engine can gather the
+   * gradients of several slices into one buffer (src/autograd/slice-grads.ts).
+   */
+  sliceOf: SliceInfo | null = null;
 
   constructor(
     readonly name: string,

@@ -229,7 +229,10 @@ export function slice(x: Tensor, dim: number, start?: number, end?: number, step
   shape[d] = len;
   strides[d] = x.strides[d]! * step;
   const out = x._view(shape, strides, x.offset + s * x.strides[d]!);
-  return record(out, 'slice', [x], (g) => [embedSlice(g, x.shape, d, s, step)]);
+  record(out, 'slice', [x], (g) => [embedSlice(g, x.shape, d, s, step)]);
+  // Lets the engine gather the gradients of several slices of x into one buffer.
+  if (out._gradFn) out._gradFn.sliceOf = { dim: d, start: s, step };
+  return out;
 }
 
 /** Like `slice` with step 1, but out-of-range bounds are errors (PyTorch's narrow). */
