@@ -516,12 +516,12 @@ export class GPT extends Module {
     if (targets === undefined) return { logits };
     return {
       logits,
-      loss: crossEntropy(logits.reshape(B * T, V), this.checkTargets(targets, B, T)),
+      loss: crossEntropy(logits.reshape(B * T, V), ...this.checkTargets(targets, B, T)),
     }; // (B, T, V) → (B·T, V)
   }
 
-  /** Targets (B, T) int32 in [0, V) or -1 → (B·T) flat. */
-  private checkTargets(targets: Tensor, B: number, T: number): Tensor {
+  /** Targets (B, T) int32 in [0, V) or -1 → (B·T) flat, and how many are not ignored. */
+  private checkTargets(targets: Tensor, B: number, T: number): [Tensor, number] {
     if (!(targets instanceof Tensor)) throw new DTypeError('GPT.forward: targets must be a Tensor');
     if (targets.dtype !== 'int32') {
       throw new DTypeError(
@@ -535,15 +535,17 @@ export class GPT extends Module {
     }
     const V = this.config.vocabSize;
     const ids = targets.dataSync();
+    let count = 0;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
+      if (id !== IGNORE_INDEX) count++;
       if (id !== IGNORE_INDEX && (id < 0 || id >= V)) {
         throw new IndexError(
           `GPT.forward: target ${id} at targets[${Math.floor(i / T)}, ${i % T}] is out of range for vocabSize ${V} (valid: 0..${V - 1}, or ${IGNORE_INDEX} to ignore)`,
         );
       }
     }
-    return targets.reshape(B * T); // (B, T) → (B·T)
+    return [targets.reshape(B * T), count]; // (B, T) → (B·T)
   }
 
   /** A key/value cache for `forwardCached`, holding up to blockSize positions. */
@@ -663,14 +665,14 @@ export class GPT extends Module {
 /**
  * Mean cross-entropy of `logits` (N, V) against class ids `targets` (N) int32, leaving out targets
  * equal to IGNORE_INDEX: −mean(log_softmax(logits)[n, targets[n]]) (PyTorch's F.cross_entropy).
+ * `count` is the number of targets not ignored (checkTargets has read them already).
  */
-function crossEntropy(logits: Tensor, targets: Tensor): Tensor {
+function crossEntropy(logits: Tensor, targets: Tensor, count: number): Tensor {
+  // Some targets counted: F.crossEntropy (a fused kernel where the backend has one).
+  if (count > 0) return nnCrossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX });
   const N = targets.shape[0]!;
   const tgt = targets.reshape(N, 1); // (N) → (N, 1)
   const valid = tgt.ne(IGNORE_INDEX); // (N, 1) bool
-  const count = valid.sum().item();
-  // Some targets counted: F.crossEntropy (a fused kernel where the backend has one).
-  if (count > 0) return nnCrossEntropy(logits, targets, { ignoreIndex: IGNORE_INDEX });
   const logp = logits.logSoftmax(-1); // (N, V)
   // Ignored rows gather class 0 and are then zeroed; an all-ignored batch gives NaN, as PyTorch.
   const picked = logp.gather(1, where(valid, tgt, 0)); // (N, 1)
