@@ -302,13 +302,15 @@ describe('elementwise', () => {
     }
   });
 
-  test('gelu and geluTanh to a few ulp of float64 values across their range', () => {
+  test('gelu, geluTanh and their gradients to a few ulp of float64 values across their range', () => {
     // float64 references: Φ's lower tail from erfc (ref's 1 + erf loses it below x ≈ −5).
     const n = 20001;
     const grid = new Float32Array(n);
     for (let i = 0; i < n; i++) grid[i] = -16 + (32 * i) / (n - 1);
     const x: View = { ...outView('float32', [n]) };
     dataOf(x).set(grid);
+    const ones: View = { ...outView('float32', [n]) };
+    dataOf(ones).fill(1);
     const phi = (v: number): number => {
       const z = Math.abs(v) * Math.SQRT1_2;
       // erfc(z) by its continued fraction (Lentz) for z ≥ 2, 1 − erf below.
@@ -334,19 +336,36 @@ describe('elementwise', () => {
       }
       return v >= 0 ? 1 - erfc / 2 : erfc / 2;
     };
+    const density = (v: number): number => Math.exp((-v * v) / 2) / Math.sqrt(2 * Math.PI);
     const sig = (z: number): number => 1 / (1 + Math.exp(-z));
+    const K = 0.7978845608028654;
+    const z = (v: number): number => 2 * K * (v + 0.044715 * v * v * v);
+    const tanhSlope = (v: number): number =>
+      v * sig(z(v)) * sig(-z(v)) * 2 * K * (1 + 3 * 0.044715 * v * v);
+    // [value, scale]: the gradients' two terms cancel near their root (x ≈ −0.75), so their error
+    // is measured in ulp of the larger term.
     const exact = {
-      gelu: (v: number) => v * phi(v),
-      geluTanh: (v: number) => v * sig(2 * 0.7978845608028654 * (v + 0.044715 * v * v * v)),
+      gelu: (v: number) => [v * phi(v), Math.abs(v * phi(v))],
+      geluTanh: (v: number) => [v * sig(z(v)), Math.abs(v * sig(z(v)))],
+      geluGrad: (v: number) => [
+        phi(v) + v * density(v),
+        Math.max(phi(v), Math.abs(v * density(v))),
+      ],
+      geluTanhGrad: (v: number) => [
+        sig(z(v)) + tanhSlope(v),
+        Math.max(sig(z(v)), Math.abs(tanhSlope(v))),
+      ],
     };
-    for (const op of ['gelu', 'geluTanh'] as const) {
+    for (const op of ['gelu', 'geluTanh', 'geluGrad', 'geluTanhGrad'] as const) {
       const out = outView('float32', [n]);
-      wasm.unary(op, x, out);
+      if (op === 'gelu' || op === 'geluTanh') wasm.unary(op, x, out);
+      else wasm.binary(op, x, ones, out);
       const o = dataOf(out);
       for (let i = 0; i < n; i++) {
-        const e = exact[op](grid[i]!);
-        if (Math.abs(e) < 1e-37) continue; // subnormal results: absolute error only
-        const ulp = 2 ** (Math.floor(Math.log2(Math.abs(e))) - 23);
+        const [e, scale] = exact[op](grid[i]!) as [number, number];
+        // Results near the subnormals (whose intermediates lose bits there): absolute error only.
+        if (scale < 1e-35) continue;
+        const ulp = 2 ** (Math.floor(Math.log2(scale)) - 23);
         assert.ok(Math.abs(o[i]! - e) <= 8 * ulp, `${op}(${grid[i]}) = ${o[i]}, expected ${e}`);
       }
     }

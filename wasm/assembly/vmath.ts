@@ -7,6 +7,15 @@ const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.1219444e-4;
 
+/**
+ * a·x + b: the multiply-adds of the polynomials, in one place so that they can become a fused
+ * multiply-add (relaxed SIMD) where that is available.
+ */
+// @inline
+function axpb(x: v128, a: v128, b: v128): v128 {
+  return f32x4.add(f32x4.mul(a, x), b);
+}
+
 /** 1.5·2^23: adding it rounds a float32 below 2^22 in magnitude to an integer, in its low bits. */
 const ROUND: f32 = 12582912.0;
 
@@ -26,13 +35,13 @@ function expRounded(t: v128, hi: v128, lo: v128): v128 {
     ),
     lo,
   );
-  let p = f32x4.splat(1.98756915e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1));
+  // The polynomial in pairs (Horner in r², half the dependent steps of Horner in r).
+  const r2 = f32x4.mul(r, r);
+  const p01 = axpb(r, f32x4.splat(1.6666665459e-1), f32x4.splat(5.0000001201e-1));
+  const p23 = axpb(r, f32x4.splat(8.3334519073e-3), f32x4.splat(4.1665795894e-2));
+  const p45 = axpb(r, f32x4.splat(1.98756915e-4), f32x4.splat(1.3981999507e-3));
+  const p = f32x4.add(p01, f32x4.mul(r2, f32x4.add(p23, f32x4.mul(r2, p45))));
+  const y = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), f32x4.splat(1));
   // n in t's low bits: ROUND's own bits shift out of n << 23.
   const n = i32x4.shr_s(i32x4.shl(t, 10), 10);
   const n1 = i32x4.shr_s(n, 1);
@@ -127,8 +136,8 @@ function vexpSplit(hi: v128, lo: v128): v128 {
   return expRounded(t, hi, lo);
 }
 
-/** |x| clamped to this in the GELU helpers: past it, Φ(−|x|) and φ(x) are 0 in float32. */
-const GELU_MAX: f32 = 14;
+/** |x| clamped to this in the GELU helpers: past it, x·Φ(−|x|) and φ(x) round to 0 in float32. */
+const GELU_MAX: f32 = 14.5;
 
 /**
  * −x²/2 of a = |x| (≤ GELU_MAX) as hi + lo, hi exact: a's top 12 bits square exactly in float32
@@ -147,57 +156,73 @@ function halfSquareLo(a: v128): v128 {
 }
 
 /**
- * erfc(a/√2) for a = |x| ≤ GELU_MAX, to relative accuracy (the lower tail of Φ needs it): the
- * Chebyshev fit of Numerical Recipes' erfcc, t·exp(−z² + P(t)) with t = 1/(1 + z/2) (fractional
- * error below 1.2e-7 for every z ≥ 0), −z² = −a²/2 split as above.
+ * R(a) = Q(a)·e^{a²/2} for 0 ≤ a ≤ GELU_MAX, Q(a) = 1 − Φ(a) the normal upper tail (R(0) = ½,
+ * R(a) ≈ 1/(a√(2π)) for large a): native/vmath-simd.h's normal_tail_ratio, t·P(t − 0.6) with
+ * t = 4/(4 + a), P of degree 9 fitted to a relative error of 1e-8. Splitting Q this way keeps
+ * e^{−a²/2} and the division and polynomial two independent chains (erfc as t·e^{−z² + P(t)}
+ * chains them, twice the latency), and leaves the lower tail its relative accuracy. t is corrected
+ * for the rounding of 4 + a (Fast2Sum's exact error); the division's half ulp remains.
  */
 // @inline
-function erfcHalf(a: v128, hi: v128, lo: v128): v128 {
-  const z = f32x4.mul(a, f32x4.splat(0.70710678118654752));
-  const t = f32x4.div(f32x4.splat(1), f32x4.add(f32x4.splat(1), f32x4.mul(z, f32x4.splat(0.5))));
-  let p = f32x4.splat(0.17087277);
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.82215223));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.48851587));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.13520398));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.27886807));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-0.18628806));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.09678418));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(0.37409196));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(1.00002368));
-  p = f32x4.add(f32x4.mul(p, t), f32x4.splat(-1.26551223));
-  return f32x4.mul(t, vexpSplit(hi, f32x4.add(lo, p)));
+function tailRatio(a: v128): v128 {
+  const four = f32x4.splat(4);
+  const d = f32x4.add(a, four);
+  const t0 = f32x4.div(four, d);
+  const err = f32x4.sub(f32x4.pmin(a, four), f32x4.sub(d, f32x4.pmax(a, four)));
+  // 4/(d + err) ≈ t0·(1 − err/d) = t0 − t0²·err/4.
+  const t = f32x4.sub(t0, f32x4.mul(f32x4.mul(t0, t0), f32x4.mul(err, f32x4.splat(0.25))));
+  const s = f32x4.sub(t, f32x4.splat(0.6));
+  // Estrin's scheme: four dependent multiply-adds instead of Horner's nine.
+  const s2 = f32x4.mul(s, s);
+  const s4 = f32x4.mul(s2, s2);
+  const p01 = axpb(s, f32x4.splat(0.393559933), f32x4.splat(0.223485231));
+  const p23 = axpb(s, f32x4.splat(0.474421024), f32x4.splat(0.51405549));
+  const p45 = axpb(s, f32x4.splat(0.0167919174), f32x4.splat(0.261627525));
+  const p67 = axpb(s, f32x4.splat(-0.0350109562), f32x4.splat(-0.0867085457));
+  const p89 = axpb(s, f32x4.splat(0.017000366), f32x4.splat(0.0265855398));
+  const p47 = axpb(s2, p67, p45);
+  const p03 = axpb(s2, p23, p01);
+  return f32x4.mul(t, axpb(s4, axpb(s4, p89, p47), p03));
 }
 
-/** Φ(x), the standard normal CDF, from erfcHalf(|x|): 1 − erfc/2 for x ≥ 0, erfc/2 below. */
+/** e^{−a²/2} for 0 ≤ a ≤ GELU_MAX, a² split as above. */
 // @inline
-function phi(x: v128, erfc: v128): v128 {
-  const half = f32x4.mul(erfc, f32x4.splat(0.5));
-  const upper = f32x4.sub(f32x4.splat(1), half);
-  return v128.bitselect(half, upper, f32x4.lt(x, f32x4.splat(0)));
+function expHalfSquare(a: v128): v128 {
+  return vexpSplit(halfSquareHi(a), halfSquareLo(a));
 }
 
 /**
- * The exact GELU x·Φ(x) on four lanes, to a few ulp in both tails (Φ's lower tail from erfc, not
- * 1 + erf): −0 below −GELU_MAX (where it underflows) and at −∞, +∞ at +∞, NaN stays NaN.
+ * The exact GELU x·Φ(x) on four lanes, to a few ulp in both tails: x·(1 − e·R) for x ≥ 0,
+ * (x·R)·e below (e = e^{−x²/2}; x·R is about −0.4 for large |x|, so only the last product
+ * underflows). −0 below −GELU_MAX (the exact value rounds to it) and at −∞, +∞ at +∞, NaN stays
+ * NaN.
  */
 // @inline
 export function vgelu(x: v128): v128 {
   const a = f32x4.pmin(f32x4.abs(x), f32x4.splat(GELU_MAX));
-  const y = f32x4.mul(x, phi(x, erfcHalf(a, halfSquareHi(a), halfSquareLo(a))));
+  const e = expHalfSquare(a);
+  const r = tailRatio(a);
+  const pos = f32x4.mul(x, f32x4.sub(f32x4.splat(1), f32x4.mul(e, r)));
+  const neg = f32x4.mul(f32x4.mul(x, r), e);
+  const y = v128.bitselect(pos, neg, f32x4.ge(x, f32x4.splat(0)));
   return v128.bitselect(f32x4.splat(-0.0), y, f32x4.lt(x, f32x4.splat(-GELU_MAX)));
 }
 
-/** d/dx x·Φ(x) = Φ(x) + x·φ(x) on four lanes: 0 below −GELU_MAX, 1 above, NaN stays NaN. */
+/**
+ * d/dx x·Φ(x) = Φ(x) + x·φ(x) on four lanes, φ(x) = e/√(2π): 1 − e·R + x·φ for x ≥ 0,
+ * e·(R + x/√(2π)) below (no cancellation: R − a/√(2π) is about −a/√(2π) for large a). x is
+ * clamped to ±GELU_MAX (past it e = 0): 0 at −∞, 1 at +∞, NaN stays NaN.
+ */
 // @inline
 export function vgeluGrad(x: v128): v128 {
   const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-GELU_MAX)), f32x4.splat(GELU_MAX));
   const a = f32x4.abs(xc);
-  const hi = halfSquareHi(a);
-  const lo = halfSquareLo(a);
-  const density = f32x4.mul(vexpSplit(hi, lo), f32x4.splat(0.3989422804014327));
-  const g = f32x4.add(phi(xc, erfcHalf(a, hi, lo)), f32x4.mul(xc, density));
-  const low = v128.bitselect(f32x4.splat(0), g, f32x4.lt(x, f32x4.splat(-GELU_MAX)));
-  return v128.bitselect(f32x4.splat(1), low, f32x4.gt(x, f32x4.splat(GELU_MAX)));
+  const e = expHalfSquare(a);
+  const r = tailRatio(a);
+  const xd = f32x4.mul(xc, f32x4.splat(0.3989422804014327)); // x/√(2π)
+  const pos = axpb(e, xd, f32x4.sub(f32x4.splat(1), f32x4.mul(e, r)));
+  const neg = f32x4.mul(e, f32x4.add(xd, r));
+  return v128.bitselect(pos, neg, f32x4.ge(x, f32x4.splat(0)));
 }
 
 const SQRT_2_OVER_PI = 0.7978845608028654;
