@@ -90,7 +90,10 @@ export interface Kernels {
   copy(src: View, dst: View): void;
   /** out = op(x), elementwise; `out.dtype` decides the stored type (bool for logicalNot/isFinite). */
   unary(op: UnaryOp, x: View, out: View): void;
-  /** out = op(a, b), elementwise; a and b are already broadcast to out's shape. */
+  /**
+   * out = op(a, b), elementwise; a and b are already broadcast to out's shape. `out` may be `a`
+   * itself (same storage, offset and strides): each element is read before it is written.
+   */
   binary(op: BinaryOp, a: View, b: View, out: View): void;
   /** out = cond ? a : b, elementwise; all already broadcast to out's shape. */
   where(cond: View, a: View, b: View, out: View): void;
@@ -100,9 +103,10 @@ export interface Kernels {
   argReduce(op: ArgReduceOp, x: View, axis: number, out: View): void;
   /**
    * Batched matrix product: a (Bt, M, K) times b (Bt, K, N) into out (Bt, M, N). a and b may be
-   * strided views (transposes, stride-0 batch broadcasting); out is contiguous.
+   * strided views (transposes, stride-0 batch broadcasting); out is contiguous. With `bias` (an
+   * (N) view), out = a·b + bias on every row, added after the product (a linear layer).
    */
-  matmul(a: View, b: View, out: View): void;
+  matmul(a: View, b: View, out: View, bias?: View | null): void;
   /** out = x.indexSelect(axis, index): index is a 1-D int32 view of valid indices. */
   indexSelect(x: View, axis: number, index: View, out: View): void;
   /** out[..., index[i], ...] += src[..., i, ...] along `axis` (out is contiguous, accumulated into). */

@@ -147,12 +147,13 @@ const COSTS: { [K in KernelName]: (...args: Parameters<Kernels[K]>) => Cost } = 
     const { outputs, r } = reduction(x, [axis], out);
     return cost(`argReduce:${op}`, out, [x], { other: outputs * Math.max(r - 1, 0) });
   },
-  matmul: (a, b, out) => {
+  // With a bias (a linear layer), one more addition per output element.
+  matmul: (a, b, out, bias) => {
     const [bt, m, n] = out.shape as [number, number, number];
     const k = a.shape[2]!;
-    return cost('matmul', out, [a, b], {
+    return cost('matmul', out, bias ? [a, b, bias] : [a, b], {
       mul: bt * m * n * k,
-      add: bt * m * n * Math.max(k - 1, 0),
+      add: bt * m * n * (Math.max(k - 1, 0) + (bias ? 1 : 0)),
     });
   },
   indexSelect: (x, _axis, index, out) => cost('indexSelect', out, [x, index], {}),

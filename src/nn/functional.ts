@@ -5,8 +5,10 @@
 import { ShapeError } from '../core/errors.js';
 import { formatShape } from '../core/shape.js';
 import type { Generator } from '../core/random.js';
+import { isFloat } from '../core/dtype.js';
 import { add } from '../ops/elementwise.js';
-import { matmul } from '../ops/matmul.js';
+import { fusedKernelsEnabled } from '../ops/fused-switch.js';
+import { matmul, matmulBias } from '../ops/matmul.js';
 import { dropout as dropoutOp } from '../ops/random.js';
 import type { Tensor } from '../tensor.js';
 
@@ -27,6 +29,18 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     throw new ShapeError(
       `linear: input of shape ${formatShape(x.shape)} does not fit weight ${formatShape(weight.shape)}; expected (..., ${inFeatures ?? '?'}) and a 2-D (out, in) weight`,
     );
+  }
+  if (
+    bias &&
+    fusedKernelsEnabled() &&
+    x.ndim >= 2 &&
+    bias.ndim === 1 &&
+    bias.shape[0] === weight.shape[0] &&
+    bias.dtype === x.dtype &&
+    weight.dtype === x.dtype &&
+    isFloat(x.dtype)
+  ) {
+    return matmulBias(x, weight.mT, bias); // one kernel: the product, then the bias on each row
   }
   const y = matmul(x, weight.mT);
   return bias ? add(y, bias) : y;

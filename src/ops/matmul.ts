@@ -50,8 +50,22 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
-/** (..., M, K) @ (..., K, N) -> (broadcast(...), M, N). Both operands have ndim >= 2. */
-function batchedMatmul(a: Tensor, b: Tensor): Tensor {
+/**
+ * a @ b + bias, one kernel call and one buffer (a linear layer): a (..., M, K) and b (..., K, N)
+ * with ndim >= 2, bias (N); all three of one float dtype (F.linear checks before choosing it).
+ */
+export function matmulBias(a: Tensor, b: Tensor, bias: Tensor): Tensor {
+  a._check('matmul');
+  b._check('matmul');
+  bias._check('matmul');
+  return batchedMatmul(a, b, bias);
+}
+
+/**
+ * (..., M, K) @ (..., K, N) -> (broadcast(...), M, N), plus `bias` (N) on every row when given.
+ * Both operands have ndim >= 2.
+ */
+function batchedMatmul(a: Tensor, b: Tensor, bias: Tensor | null = null): Tensor {
   const M = a.shape[a.ndim - 2]!;
   const K = a.shape[a.ndim - 1]!;
   const K2 = b.shape[b.ndim - 2]!;
@@ -67,28 +81,45 @@ function batchedMatmul(a: Tensor, b: Tensor): Tensor {
   // Every kernel's GEMM overwrites the output when K > 0; K = 0 needs the zeros.
   const out = (K > 0 ? emptyForKernel : empty)([...batch, M, N], a.dtype);
   const k = kernelsFor(a);
+  const biasView: View | null = bias && {
+    storage: bias.storage,
+    dtype: bias.dtype,
+    shape: bias.shape,
+    strides: bias.strides,
+    offset: bias.offset,
+  };
   if (b.ndim === 2 && a.ndim > 2 && canFold(a)) {
     // (B, T, K) @ (K, N): one (B·T, K) @ (K, N) product instead of B small ones.
-    k.matmul(foldRows(a), asBatch3(b, [], 1), {
-      storage: out.storage,
-      dtype: out.dtype,
-      shape: [1, bt * M, N],
-      strides: [0, N, 1],
-      offset: 0,
-    });
+    k.matmul(
+      foldRows(a),
+      asBatch3(b, [], 1),
+      {
+        storage: out.storage,
+        dtype: out.dtype,
+        shape: [1, bt * M, N],
+        strides: [0, N, 1],
+        offset: 0,
+      },
+      biasView,
+    );
   } else {
-    k.matmul(asBatch3(a, batch, bt), asBatch3(b, batch, bt), {
-      storage: out.storage,
-      dtype: out.dtype,
-      shape: [bt, M, N],
-      strides: [M * N, N, 1],
-      offset: 0,
-    });
+    k.matmul(
+      asBatch3(a, batch, bt),
+      asBatch3(b, batch, bt),
+      {
+        storage: out.storage,
+        dtype: out.dtype,
+        shape: [bt, M, N],
+        strides: [M * N, N, 1],
+        offset: 0,
+      },
+      biasView,
+    );
   }
   return record(
     out,
     'matmul',
-    [a, b],
+    bias ? [a, b, bias] : [a, b],
     (g) => {
       const ga = a.requiresGrad
         ? sumToShape(batchedMatmul(g, transpose(b, -1, -2)), a.shape)
@@ -100,7 +131,7 @@ function batchedMatmul(a: Tensor, b: Tensor): Tensor {
             ? batchedMatmul(transpose(reshape(a, [-1, K]), 0, 1), reshape(g, [-1, N])) // (K, B·T) @ (B·T, N)
             : sumToShape(batchedMatmul(transpose(a, -1, -2), g), b.shape);
       }
-      return [ga, gb];
+      return [ga, gb, bias?.requiresGrad ? sumToShape(g, bias.shape) : null];
     },
     [a, b],
   );

@@ -23,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { TypedArray } from '../../core/dtype.js';
 import { NablaError } from '../../core/errors.js';
 import type { AttentionParams, Backend, BinaryOp, Kernels, UnaryOp, View } from '../backend.js';
+import { addBiasInPlace } from '../matmul-bias.js';
 import { refBackend } from '../ref/index.js';
 import { arrayOf } from '../ref/storage.js';
 import { getBackend, registerBackend, registerBackendLoader, setBackend } from '../registry.js';
@@ -367,14 +368,14 @@ const kernels: Kernels = {
     }
     ref.argReduce(op, x, axis, out);
   },
-  matmul(x, y, out) {
+  matmul(x, y, out, bias) {
     const a = need();
     p = 0;
     putView(x);
     putView(y);
     putView(out);
-    if (a.matmul(meta, arrayOf(x), arrayOf(y), arrayOf(out))) return;
-    ref.matmul(x, y, out);
+    if (!a.matmul(meta, arrayOf(x), arrayOf(y), arrayOf(out))) ref.matmul(x, y, out);
+    if (bias) addBiasInPlace(kernels.binary, out, bias);
   },
   indexSelect(x, axis, index, out) {
     const a = need();

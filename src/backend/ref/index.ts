@@ -4,7 +4,7 @@
  * against, so clarity wins over speed everywhere except matmul.
  */
 import { allocArray, type DType, type TypedArray } from '../../core/dtype.js';
-import type { Backend, Kernels, Storage } from '../backend.js';
+import type { Backend, Kernels, Storage, View } from '../backend.js';
 import { attentionBackward, attentionForward } from './attention.js';
 import { binary, copy, fill, unary, where } from './elementwise.js';
 import { adamUpdate } from './fused-adam.js';
@@ -12,9 +12,15 @@ import { crossEntropyBackward, crossEntropyForward } from './fused-cross-entropy
 import { layerNormBackward, layerNormForward } from './fused-layer-norm.js';
 import { gruCellBackward, gruCellForward, lstmCellBackward, lstmCellForward } from './fused-rnn.js';
 import { gather, indexAdd, indexSelect, scatterAdd } from './indexing.js';
-import { matmul } from './matmul.js';
+import { addBiasInPlace } from '../matmul-bias.js';
+import { matmul as gemm } from './matmul.js';
 import { argReduce, reduce } from './reduce.js';
 import { freeRefStorage, newRefStorage, RefStorage } from './storage.js';
+
+function matmul(a: View, b: View, out: View, bias?: View | null): void {
+  gemm(a, b, out);
+  if (bias) addBiasInPlace(binary, out, bias);
+}
 
 const kernels: Kernels = {
   fill,
