@@ -12,6 +12,7 @@
  * and its gradient (T_* words of 8).
  */
 
+import { transpose } from './elementwise';
 import { vexp } from './vmath';
 
 // Parameter block: i32 words, then two f64. Keep in step with src/backend/wasm/attention.ts.
@@ -71,14 +72,13 @@ function stride(params: usize, p: i32, which: i32): i32 {
 
 /** Bytes of scratch one thread needs for [b0, b1) of a forward (backward = 0) or backward. */
 export function attentionScratchBytes(L: i32, S: i32, E: i32, Ev: i32, backward: i32): i32 {
-  const Sp = (S + 7) & ~7;
   let floats: i32;
   if (backward) {
     floats =
       (L + 4) * E + // qs
       (S + 4) * E + // k
-      E * Sp + // kᵀ
-      Ev * Sp + // vᵀ
+      E * S + // kᵀ
+      Ev * S + // vᵀ
       (L + 4) * Ev + // dO
       L + // D
       2 * (BQ + 4) * BK + // p, dS tiles
@@ -88,7 +88,7 @@ export function attentionScratchBytes(L: i32, S: i32, E: i32, Ev: i32, backward:
   } else {
     floats =
       (L + 4) * E + // qs
-      E * Sp + // kᵀ
+      E * S + // kᵀ
       (S + 4) * Ev + // v
       (FBQ + 4) * FBK + // scores / p tile
       FBQ * Ev + // accumulators
@@ -143,11 +143,19 @@ function pack(
   }
 }
 
-/** dst (C, R), row stride ld, = the transpose of the (R, C) matrix at src (strides sr, sc). */
-function packT(src: usize, sr: i32, sc: i32, R: i32, C: i32, dst: usize, ld: i32): void {
+/**
+ * dst (C × R, row stride R) = the transpose of the (R, C) matrix at src (strides sr, sc): in 4×4
+ * tiles where its columns are contiguous. Its rows are read 8 columns at a time by the
+ * micro-kernel, past the end of each into the next (or the slack): no padding is needed.
+ */
+function packT(src: usize, sr: i32, sc: i32, R: i32, C: i32, dst: usize): void {
+  if (sc == 1) {
+    transpose(C, R, src, sr, dst);
+    return;
+  }
   const srb = (<usize>sr) << 2;
   const scb = (<usize>sc) << 2;
-  const ldb = (<usize>ld) << 2;
+  const ldb = (<usize>R) << 2;
   for (let r = 0; r < R; r++) {
     let s = src + <usize>r * srb;
     let d = dst + ((<usize>r) << 2);
@@ -449,10 +457,9 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
   const E = load<i32>(params + P_E);
   const Ev = load<i32>(params + P_EV);
   const scale = <f32>load<f64>(params + P_SCALE);
-  const Sp = (S + 7) & ~7;
   cursor = (scratch + 15) & ~(<usize>15);
   const qs = take((L + 4) * E);
-  const kt = take(E * Sp);
+  const kt = take(E * S);
   const vp = take((S + 4) * Ev);
   const tile = take((FBQ + 4) * FBK);
   const acc = take(FBQ * Ev);
@@ -482,7 +489,6 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
       S,
       E,
       kt,
-      Sp,
     );
     pack(
       matrix(params, entry, P_V, T_V),
@@ -514,7 +520,7 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
           E,
           1,
           kt + ((<usize>j0) << 2),
-          Sp,
+          S,
           tile,
           FBK,
           false,
@@ -586,12 +592,11 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
   const E = load<i32>(params + P_E);
   const Ev = load<i32>(params + P_EV);
   const scale = <f32>load<f64>(params + P_SCALE);
-  const Sp = (S + 7) & ~7;
   cursor = (scratch + 15) & ~(<usize>15);
   const qs = take((L + 4) * E);
   const kp = take((S + 4) * E);
-  const kt = take(E * Sp);
-  const vt = take(Ev * Sp);
+  const kt = take(E * S);
+  const vt = take(Ev * S);
   const go = take((L + 4) * Ev);
   const D = take(L);
   const pt = take((BQ + 4) * BK);
@@ -621,7 +626,7 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
       scale,
     );
     pack(kb, skr, skc, S, E, kp, E, 1);
-    packT(kb, skr, skc, S, E, kt, Sp);
+    packT(kb, skr, skc, S, E, kt);
     packT(
       matrix(params, entry, P_V, T_V),
       stride(params, P_V, 1),
@@ -629,7 +634,6 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
       S,
       Ev,
       vt,
-      Sp,
     );
     pack(
       matrix(params, entry, P_G, T_G),
@@ -644,10 +648,21 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
     // D_i = rowsum(dO ∘ O) = Σ_j P_ij·dP_ij, the softmax backward's correction term.
     const ob = matrix(params, entry, P_O, T_O);
     for (let i = 0; i < L; i++) {
-      let d: f32 = 0;
       const gi = go + ((<usize>(i * Ev)) << 2);
       const oi = ob + ((<usize>(i * sor)) << 2);
-      for (let c = 0; c < Ev; c++) {
+      let c = 0;
+      let d4 = f32x4.splat(0);
+      if (soc == 1) {
+        for (; c + 4 <= Ev; c += 4) {
+          const o = (<usize>c) << 2;
+          d4 = madd(v128.load(gi + o), v128.load(oi + o), d4);
+        }
+      }
+      let d =
+        f32x4.extract_lane(d4, 0) +
+        f32x4.extract_lane(d4, 1) +
+        (f32x4.extract_lane(d4, 2) + f32x4.extract_lane(d4, 3));
+      for (; c < Ev; c++) {
         d += load<f32>(gi + ((<usize>c) << 2)) * load<f32>(oi + ((<usize>(c * soc)) << 2));
       }
       store<f32>(D + ((<usize>i) << 2), d);
@@ -675,7 +690,7 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
           E,
           1,
           kt + ((<usize>j0) << 2),
-          Sp,
+          S,
           pt,
           BK,
           false,
@@ -721,7 +736,7 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
           Ev,
           1,
           vt + ((<usize>j0) << 2),
-          Sp,
+          S,
           ds,
           BK,
           false,
