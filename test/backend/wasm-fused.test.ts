@@ -210,6 +210,47 @@ describe('attention', () => {
     );
   });
 
+  test('causal offsets that put the diagonal at every position of the 4×8 blocks and tiles', () => {
+    // The kernels skip what the causal mask hides block by block inside a tile, and store zeros
+    // where a block is partly hidden: each offset below moves the diagonal across those blocks.
+    const rng = new Rng(55);
+    const shapes: [number, number][] = [
+      [40, 40],
+      [37, 45],
+      [70, 140],
+    ];
+    for (const [L, S] of shapes) {
+      for (let off = -9; off <= 9; off++) {
+        const causalOffset = off + (off % 5 === 0 ? 0.5 : 0);
+        const q = mat(rng, [2], L, 5, 'any', []);
+        const k = mat(rng, [2], S, 5, 'any', []);
+        const v = mat(rng, [2], S, 9, 'any', []);
+        const allowed = off % 3 === 0 ? mat(rng, [2], L, S, 'any', [], 'bool') : null;
+        const params = { scale: 0.4, causalOffset };
+        const what = `L ${L} S ${S} causal ${causalOffset} allowed ${allowed !== null}`;
+        const out = outView('float32', [2, L, 9]);
+        const lse = outView('float32', [2, L]);
+        compare(
+          [out, lse],
+          (kk, [o, l]) => kk.attentionForward(q, k, v, allowed, null, params, o!, l!),
+          `forward ${what}`,
+        );
+        ref.attentionForward(q, k, v, allowed, null, params, out, lse);
+        const g = mat(rng, [2], L, 9, 'any', []);
+        compare(
+          [
+            outView('float32', [2, L, 5]),
+            outView('float32', [2, S, 5]),
+            outView('float32', [2, S, 9]),
+          ],
+          (kk, [dq, dk, dv]) =>
+            kk.attentionBackward(q, k, v, allowed, null, params, out, lse, g, dq!, dk!, dv!),
+          `backward ${what}`,
+        );
+      }
+    }
+  });
+
   test('every row fully masked: zeros, lse −∞, zero gradients', () => {
     const rng = new Rng(53);
     const q = mat(rng, [2], 5, 4, 'any', []);

@@ -147,7 +147,7 @@ export function unary(
  * out[r, i] = x[r + i·sx]: a transpose, in 4×4 tiles (four loads down the source's contiguous
  * columns, shuffled into four rows of out), instead of one strided read per element.
  */
-function transpose(rows: i32, n: i32, x: usize, sx: i32, out: usize): void {
+export function transpose(rows: i32, n: i32, x: usize, sx: i32, out: usize): void {
   const sxb = (<usize>sx) << 2;
   const ob = (<usize>n) << 2;
   let r = 0;
