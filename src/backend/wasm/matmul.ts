@@ -23,11 +23,12 @@ const NR = 8;
 
 /**
  * @internal Tuning, and hooks for the tests and benchmarks. `minThreadedMacs`: below this many
- * multiply-adds the workers are not woken (their round trip and the duplicated packing do not
- * pay; measured with scripts/bench-gemm.ts on 2 threads: 128³ is slower than on one, 192³ faster).
+ * multiply-adds the workers are not woken: the copies in and out stay on this thread and the
+ * other operand's packing is repeated per thread (scripts/bench-gemm.ts, 2 threads, best of
+ * several quiet runs: relaxed 128³ 34 vs 45 GFLOP/s on one, 160³ about even, 192³ 53 vs 47).
  * `relaxedSimd`: false runs the plain-SIMD GEMM even where the relaxed one is available.
  */
-export const gemmTuning = { minThreadedMacs: 160 * 160 * 160, relaxedSimd: true };
+export const gemmTuning = { minThreadedMacs: 176 * 176 * 176, relaxedSimd: true };
 
 /** The GEMM that runs now, and its name for the pool. */
 function chooseGemm(plain: GemmExports): { gemm: GemmExports; kernel: PoolKernel } {
