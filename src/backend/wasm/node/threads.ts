@@ -1,11 +1,11 @@
 /// <reference types="node" />
 /**
  * Worker threads for the wasm backend in Node: the kernels are instantiated over one shared
- * WebAssembly memory (the shared build of wasm/assembly/) on this thread and on n − 1 workers;
- * matmul splits its batches or rows among them, the attention kernels their batch entries, the
- * costly elementwise ops (GELU, exp, ...) their rows, and each blocks with Atomics.wait until all
- * are done (a browser's main thread may not block, so this is Node only). Workers are unref'd:
- * they never keep the process alive.
+ * WebAssembly memory (the shared build of wasm/assembly/, and its relaxed-SIMD companion where V8
+ * has relaxed SIMD) on this thread and on n − 1 workers; matmul splits its batches, rows or columns
+ * among them, the attention kernels their batch entries, the costly elementwise ops (GELU, exp,
+ * ...) their rows, and each blocks with Atomics.wait until all are done (a browser's main thread
+ * may not block, so this is Node only). Workers are unref'd: they never keep the process alive.
  */
 import { Worker } from 'node:worker_threads';
 import { KERNELS_SHARED_WASM_BASE64, RELAXED_SHARED_WASM_BASE64 } from '../binary.js';
