@@ -9,11 +9,15 @@
 import { installNativeBackend, nativeBackendInfo } from './backend/native/index.js';
 import { getBackend, setBackend } from './backend/registry.js';
 import { wasmBackend } from './backend/wasm/index.js';
+import { enableRelaxedSimd } from './backend/wasm/node/relaxed-simd.js';
 import { startWasmThreads } from './backend/wasm/node/threads.js';
 
 export * from './index.js';
 
 installNativeBackend();
+// The wasm backend's GEMM uses fused multiply-adds where V8 has relaxed SIMD (behind a flag in
+// Node 20; a no-op where it validates already). Before anything compiles the kernels.
+enableRelaxedSimd();
 // Without the addon (and with no NABLA_BACKEND choice), the wasm backend: said once, plainly.
 const wanted = process.env.NABLA_BACKEND;
 if (wanted === 'wasm') {

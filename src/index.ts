@@ -34,7 +34,7 @@ export {
 export { scope, keep } from './memory.js';
 export * as io from './io/index.js';
 export { setBackend, getBackend, registerBackend, listBackends } from './backend/registry.js';
-export { wasmBackend, initWasm } from './backend/wasm/index.js';
+export { wasmBackend, initWasm, wasmFeatures, type WasmFeatures } from './backend/wasm/index.js';
 import { setBackend } from './backend/registry.js';
 import { initWasm, registerWasmBackend, wasmBackend } from './backend/wasm/index.js';
 export type {

@@ -147,9 +147,13 @@ async function main(): Promise<void> {
       adamw: ADAMW,
       matmulSizes: [...MATMUL_SIZES],
     };
-    console.log(
-      `nabla ${backend}, ${threads} thread(s), load average ${os.loadavg()[0]!.toFixed(2)}`,
-    );
+    // The wasm backend's own threads (NABLA_WASM_THREADS) and GEMM (relaxed SIMD or not).
+    const wasm = nb.wasmFeatures();
+    const what =
+      backend === 'wasm'
+        ? `${wasm.threads} thread(s), ${wasm.relaxedSimd ? 'relaxed-SIMD' : 'plain-SIMD'} GEMM`
+        : `${threads} thread(s)`;
+    console.log(`nabla ${backend}, ${what}, load average ${os.loadavg()[0]!.toFixed(2)}`);
     if (only.includes('gpt')) profile('GPT step', gptTraining(spec, arrays), steps, top);
     if (only.includes('lstm')) profile('LSTM step', lstmTraining(spec, arrays), steps, top);
   } finally {

@@ -58,10 +58,18 @@ test('in Node without the native addon, nabla uses wasm and warns once', () => {
   assert.match(warnings[0]!, /npm rebuild nabla/);
 });
 
-test('NABLA_BACKEND=wasm selects wasm without a warning', () => {
-  const { out, stderr } = run(probe('index.node.ts'), { NABLA_BACKEND: 'wasm' });
+test('NABLA_BACKEND=wasm selects wasm without a warning, with the relaxed-SIMD GEMM', () => {
+  const program = `
+import * as nb from '${src('index.node.ts')}';
+const x = nb.tensor([[1, 2], [3, 4]]);
+const y = x.matmul(x).sum().item();
+console.log(JSON.stringify({ backend: x.device, y, features: nb.wasmFeatures() }));
+`;
+  const { out, stderr } = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_THREADS: undefined });
   assert.equal(out.backend, 'wasm');
   assert.equal(out.y, 54);
+  // The Node entry made V8 validate relaxed SIMD (a flag on Node 20) before the kernels compiled.
+  assert.deepEqual(out.features, { ready: true, relaxedSimd: true, threads: 1 });
   assert.doesNotMatch(stderr, /nabla:/);
 });
 
@@ -93,15 +101,17 @@ test('NABLA_WASM_THREADS=2 runs the wasm matmul on two threads, and the process 
 import * as nb from '${src('index.node.ts')}';
 import { wasmPool } from '${src('backend/wasm/instance.ts')}';
 nb.manualSeed(0);
-const a = nb.randn([96, 80]);
-const b = nb.randn([80, 112]);
+const a = nb.randn([192, 200]); // above the threading threshold (matmul.ts)
+const b = nb.randn([200, 192]);
 const y = a.matmul(b);
 nb.setBackend('ref');
 const diff = y.sub(a.matmul(b)).abs().max().item();
-console.log(JSON.stringify({ backend: y.device, threads: wasmPool()?.threads ?? 1, diff }));
+const { relaxedSimd } = nb.wasmFeatures();
+console.log(JSON.stringify({ backend: y.device, threads: wasmPool()?.threads ?? 1, diff, relaxedSimd }));
 `;
   const { out } = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_THREADS: '2' });
   assert.equal(out.backend, 'wasm');
   assert.equal(out.threads, 2);
-  assert.ok((out.diff as number) < 1e-4, `max difference ${out.diff}`);
+  assert.equal(out.relaxedSimd, true);
+  assert.ok((out.diff as number) < 1e-3, `max difference ${out.diff}`);
 });

@@ -1,9 +1,10 @@
 /**
  * The wasm backend's kernels on worker threads (src/backend/wasm/node/threads.ts: the shared-memory
  * build, work split among 3 threads) against the reference kernels: matmul's batch splits, row
- * bands with sizes that are not multiples of 4, fewer rows than threads, broadcast and strided
- * operands; attention's batch entries; heavy elementwise ops' rows or columns. The other kernels
- * keep working on the shared instance. Runs in its own process (node --test runs each file
+ * bands and column bands (the plain and the relaxed-SIMD GEMM, with the size threshold lowered to
+ * 0) with sizes that are not multiples of the tile, fewer rows or columns than threads, broadcast
+ * and strided operands; attention's batch entries; heavy elementwise ops' rows or columns. The
+ * other kernels keep working on the shared instance. Runs in its own process (node --test runs each file
  * separately), so starting threads leaks into no other test.
  */
 import { test } from 'node:test';
@@ -11,7 +12,8 @@ import assert from 'node:assert/strict';
 import type { View } from '../../src/backend/backend.js';
 import { refBackend } from '../../src/backend/ref/index.js';
 import { wasmBackend } from '../../src/backend/wasm/index.js';
-import { wasmPool, wasmKernelCalls } from '../../src/backend/wasm/instance.js';
+import { wasmFeatures, wasmPool, wasmKernelCalls } from '../../src/backend/wasm/instance.js';
+import { gemmTuning } from '../../src/backend/wasm/matmul.js';
 import { startWasmThreads } from '../../src/backend/wasm/node/threads.js';
 import {
   Rng,
@@ -26,36 +28,58 @@ import { checkMatmul } from './wasm-helpers.js';
 const wasm = wasmBackend.kernels;
 startWasmThreads(3);
 
+/** Runs `fn` with every product threaded, on the plain and on the relaxed-SIMD GEMM. */
+function eachGemm(fn: (what: string) => void): void {
+  const saved = { ...gemmTuning };
+  try {
+    gemmTuning.minThreadedMacs = 0;
+    for (const relaxedSimd of [false, true]) {
+      gemmTuning.relaxedSimd = relaxedSimd;
+      fn(relaxedSimd ? 'relaxed' : 'plain');
+    }
+  } finally {
+    Object.assign(gemmTuning, saved);
+  }
+}
+
 test('the pool is running with 3 threads, and restarting with another count is refused', () => {
   assert.equal(wasmPool()?.threads, 3);
+  assert.deepEqual(wasmFeatures(), { ready: true, relaxedSimd: true, threads: 3 });
   startWasmThreads(3);
   assert.throws(() => startWasmThreads(2), RangeError);
   assert.throws(() => startWasmThreads(0), RangeError);
 });
 
-test('threaded matmul: batch splits and row bands, odd sizes', () => {
+test('threaded matmul: batch splits, row and column bands, odd sizes', () => {
   const rng = new Rng(40);
-  for (const [bt, M, K, N] of [
-    [1, 129, 65, 70], // row bands of 44 (not a multiple of 4 at the end)
-    [1, 5, 300, 200], // fewer row bands than threads: idle workers
-    [2, 67, 64, 129], // batch < threads: bands per batch
-    [7, 33, 40, 50], // batch ≥ threads: whole batches per thread
-    [1, 1, 4096, 64], // one row
-  ] as const) {
-    const a = randomView(rng, 'float32', [bt, M, K], 'normal', 'contiguous');
-    const b = randomView(rng, 'float32', [bt, K, N], 'normal', 'contiguous');
-    checkMatmul(wasm, a, b, `${bt}x${M}x${K}x${N}`);
-  }
+  eachGemm((gemm) => {
+    for (const [bt, M, K, N] of [
+      [1, 129, 65, 70], // row bands of 44 (not a multiple of 4 at the end)
+      [1, 70, 65, 131], // column bands of 48 (not a multiple of 8 at the end)
+      [1, 5, 300, 200], // column bands: fewer rows than threads
+      [1, 200, 40, 5], // row bands: fewer columns than threads
+      [1, 9, 20, 12], // fewer column bands than threads: idle workers
+      [2, 67, 64, 129], // batch < threads: bands per batch
+      [7, 33, 40, 50], // batch ≥ threads: whole batches per thread
+      [1, 1, 4096, 64], // one row
+    ] as const) {
+      const a = randomView(rng, 'float32', [bt, M, K], 'normal', 'contiguous');
+      const b = randomView(rng, 'float32', [bt, K, N], 'normal', 'contiguous');
+      checkMatmul(wasm, a, b, `${gemm} ${bt}x${M}x${K}x${N}`);
+    }
+  });
 });
 
-test('threaded matmul: strided and broadcast operands', () => {
+test('threaded matmul: strided, transposed and broadcast operands', () => {
   const rng = new Rng(41);
-  for (let i = 0; i < 6; i++) {
-    const [bt, M, K, N] = [rng.int(1, 5), rng.int(40, 90), rng.int(30, 80), rng.int(40, 90)];
-    const a = randomView(rng, 'float32', [bt, M, K], 'normal', 'strided', i % 2 ? [0] : []);
-    const b = randomView(rng, 'float32', [bt, K, N], 'normal', 'strided', i % 2 ? [] : [0]);
-    checkMatmul(wasm, a, b, `strided ${bt}x${M}x${K}x${N} ${a.strides} ${b.strides}`);
-  }
+  eachGemm((gemm) => {
+    for (let i = 0; i < 6; i++) {
+      const [bt, M, K, N] = [rng.int(1, 5), rng.int(20, 90), rng.int(30, 80), rng.int(20, 90)];
+      const a = randomView(rng, 'float32', [bt, M, K], 'normal', 'strided', i % 2 ? [0] : []);
+      const b = randomView(rng, 'float32', [bt, K, N], 'normal', 'strided', i % 2 ? [] : [0]);
+      checkMatmul(wasm, a, b, `${gemm} strided ${bt}x${M}x${K}x${N} ${a.strides} ${b.strides}`);
+    }
+  });
 });
 
 test('other kernels run on the shared instance', () => {

@@ -33,7 +33,7 @@ import { addBiasInPlace } from '../matmul-bias.js';
 import { matmul as gemm } from './matmul.js';
 import { reduce } from './reduce.js';
 
-export { initWasm, wasmFailure } from './instance.js';
+export { initWasm, wasmFailure, wasmFeatures, type WasmFeatures } from './instance.js';
 
 function matmul(a: View, b: View, out: View, bias?: View | null): void {
   gemm(a, b, out);

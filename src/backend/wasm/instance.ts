@@ -9,8 +9,12 @@
  * Compilation is synchronous on first use, except where the platform forbids it (Chrome's main
  * thread refuses to compile modules over 4 KB synchronously): there `initWasm()` compiles
  * asynchronously, and the kernels run the reference kernels until it is done.
+ *
+ * Where the runtime validates relaxed SIMD, the relaxed-SIMD companion module (wasm/assembly/
+ * relaxed.ts: the GEMM with fused multiply-adds) is instantiated over the same memory and its GEMM
+ * used instead of the main module's.
  */
-import { KERNELS_WASM_BASE64 } from './binary.js';
+import { KERNELS_WASM_BASE64, RELAXED_WASM_BASE64 } from './binary.js';
 
 /** The module's exports (wasm/assembly/index.ts). Addresses are byte offsets; sizes are i32. */
 export interface KernelExports {
@@ -31,6 +35,7 @@ export interface KernelExports {
     sbk: number,
     sbn: number,
     c: number,
+    ldc: number,
     scratch: number,
   ): void;
   unary(
@@ -174,17 +179,22 @@ export interface KernelExports {
   ): void;
 }
 
+/** The GEMM's exports: the main module's, or the relaxed-SIMD companion's. */
+export type GemmExports = Pick<KernelExports, 'gemm' | 'gemmScratchBytes'>;
+
 // The part of the WebAssembly JS API used here (not in the ES lib; the DOM lib is not loaded).
 interface WasmApi {
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
   instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: { exports: unknown } }>;
+  validate(bytes: Uint8Array): boolean;
 }
 declare const WebAssembly: WasmApi;
 
 const PAGE = 65536;
 
 let exports: KernelExports | null = null;
+let relaxed: GemmExports | null = null;
 let failure: string | null = null;
 let pending: Promise<boolean> | null = null;
 
@@ -210,15 +220,45 @@ export function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
-function adopt(e: unknown): void {
+function adopt(e: unknown, r: GemmExports | null): void {
   exports = e as KernelExports;
+  relaxed = r;
   top = base = (exports.heapBase() + 15) & ~15;
+}
+
+/**
+ * The relaxed-SIMD companion's bytes when this runtime validates them (feature detection: a
+ * runtime without relaxed SIMD rejects its opcodes), else null.
+ */
+export function relaxedBytes(base64: string): Uint8Array | null {
+  const bytes = decodeBase64(base64);
+  try {
+    return WebAssembly.validate(bytes) ? bytes : null;
+  } catch {
+    return null;
+  }
+}
+
+/** @internal The companion instantiated over `memory`; null where relaxed SIMD is not there. */
+export function instantiateRelaxed(base64: string, memory: unknown): GemmExports | null {
+  const bytes = relaxedBytes(base64);
+  if (!bytes) return null;
+  try {
+    const module = new WebAssembly.Module(bytes);
+    return new WebAssembly.Instance(module, { env: { memory } }).exports as GemmExports;
+  } catch {
+    return null; // e.g. a platform that forbids synchronous compiles: the plain GEMM runs
+  }
 }
 
 let syncTried = false;
 
-/** Kernels a pool can run on its threads: their exports' names. */
-export type PoolKernel = 'gemm' | 'attentionForward' | 'attentionBackward' | 'unary' | 'binary';
+/**
+ * Kernels a pool can run on its threads: their exports' names; `gemmRelaxed` is the companion's
+ * GEMM (the pool's threads have it where the calling thread has it).
+ */
+export type PoolKernel =
+  'gemm' | 'gemmRelaxed' | 'attentionForward' | 'attentionBackward' | 'unary' | 'binary';
 
 /**
  * Runs kernel calls on several threads: `run(tasks, kernel)` runs `kernel` (gemm by default) once
@@ -232,9 +272,12 @@ export interface KernelPool {
 
 let pool: KernelPool | null = null;
 
-/** @internal Replaces the kernels by `e` (a shared-memory instance) with a thread pool. */
-export function useKernels(e: unknown, p: KernelPool | null): void {
-  adopt(e);
+/**
+ * @internal Replaces the kernels by `e` (a shared-memory instance) and its relaxed companion `r`
+ * (or null), with a thread pool.
+ */
+export function useKernels(e: unknown, r: GemmExports | null, p: KernelPool | null): void {
+  adopt(e, r);
   pool = p;
   syncTried = true;
   failure = null;
@@ -245,13 +288,42 @@ export function wasmPool(): KernelPool | null {
   return pool;
 }
 
+/** @internal The relaxed-SIMD GEMM, when the runtime has relaxed SIMD (after compilation). */
+export function relaxedGemm(): GemmExports | null {
+  return relaxed;
+}
+
+/** What the wasm backend runs on this runtime (once compiled: see `initWasm`). */
+export interface WasmFeatures {
+  /** Whether the kernels run in WebAssembly at all (false before compilation or without it). */
+  ready: boolean;
+  /** Whether the runtime has relaxed SIMD, so the GEMM uses fused multiply-adds. */
+  relaxedSimd: boolean;
+  /** Threads the matmul and the heavy kernels may use (NABLA_WASM_THREADS in Node). */
+  threads: number;
+}
+
+/**
+ * What the wasm backend runs on this runtime.
+ *
+ * @example
+ * import * as nb from 'nabla';
+ * await nb.initWasm();
+ * console.log(nb.wasmFeatures()); // { ready: true, relaxedSimd: true, threads: 1 }
+ */
+export function wasmFeatures(): WasmFeatures {
+  const ready = kernelsOrNull() !== null;
+  return { ready, relaxedSimd: ready && relaxed !== null, threads: pool?.threads ?? 1 };
+}
+
 /** The instance, compiled synchronously on first use; null where that is not allowed (yet). */
 export function kernelsOrNull(): KernelExports | null {
   if (exports || syncTried) return exports;
   syncTried = true;
   try {
     const module = new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
-    adopt(new WebAssembly.Instance(module, {}).exports);
+    const e = new WebAssembly.Instance(module, {}).exports as KernelExports;
+    adopt(e, instantiateRelaxed(RELAXED_WASM_BASE64, e.memory));
   } catch (e) {
     failure = typeof WebAssembly === 'undefined' ? 'WebAssembly is not available' : String(e);
     // Chrome's main thread: an asynchronous compile is allowed; the kernels use ref meanwhile.
@@ -274,7 +346,8 @@ export function initWasm(): Promise<boolean> {
     try {
       if (typeof WebAssembly === 'undefined') throw new Error('WebAssembly is not available');
       const { instance } = await WebAssembly.instantiate(decodeBase64(KERNELS_WASM_BASE64), {});
-      adopt(instance.exports);
+      const e = instance.exports as KernelExports;
+      adopt(e, await instantiateRelaxedAsync(e.memory));
       failure = null;
       return true;
     } catch (e) {
@@ -283,6 +356,18 @@ export function initWasm(): Promise<boolean> {
     }
   })();
   return pending;
+}
+
+/** `instantiateRelaxed`, compiling asynchronously (what Chrome's main thread allows). */
+async function instantiateRelaxedAsync(memory: unknown): Promise<GemmExports | null> {
+  const bytes = relaxedBytes(RELAXED_WASM_BASE64);
+  if (!bytes) return null;
+  try {
+    const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
+    return instance.exports as GemmExports;
+  } catch {
+    return null;
+  }
 }
 
 /** Why the kernels are not running in WebAssembly (null when they are, or not yet tried). */

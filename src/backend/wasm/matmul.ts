@@ -1,16 +1,40 @@
 /**
  * float32 matmul on the wasm backend: the operands' spans are copied into the wasm memory and the
- * packed, cache-blocked f32x4 GEMM (wasm/assembly/gemm.ts) reads them with their strides; with a
- * thread pool (src/backend/wasm/node/threads.ts), large products are split into batches or bands
- * of rows, one per thread. Other dtypes run the reference kernel.
+ * packed, cache-blocked f32x4 GEMM (wasm/assembly/gemm.ts; its relaxed-SIMD build where the
+ * runtime has it) reads them with their strides; with a thread pool (src/backend/wasm/node/
+ * threads.ts), large products are split into batches, or bands of rows or of columns, one per
+ * thread. Other dtypes run the reference kernel.
  */
 import type { View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
-import { begin, alloc, wasmPool, kernelsOrNull } from './instance.js';
+import {
+  begin,
+  alloc,
+  wasmPool,
+  kernelsOrNull,
+  relaxedGemm,
+  type GemmExports,
+  type PoolKernel,
+} from './instance.js';
 import { copyIn, copyOut, stagedBytes } from './stage.js';
 
-// Below this many multiply-adds the workers are not woken (their round trip would not pay).
-const MIN_THREADED = 64 * 64 * 64;
+const MR = 4; // the micro-kernel's rows and columns (wasm/assembly/gemm.ts): bands are multiples
+const NR = 8;
+
+/**
+ * @internal Tuning, and hooks for the tests and benchmarks. `minThreadedMacs`: below this many
+ * multiply-adds the workers are not woken: the copies in and out stay on this thread and the
+ * other operand's packing is repeated per thread (scripts/bench-gemm.ts, 2 threads, best of
+ * several quiet runs: relaxed 128³ 34 vs 45 GFLOP/s on one, 160³ about even, 192³ 53 vs 47).
+ * `relaxedSimd`: false runs the plain-SIMD GEMM even where the relaxed one is available.
+ */
+export const gemmTuning = { minThreadedMacs: 176 * 176 * 176, relaxedSimd: true };
+
+/** The GEMM that runs now, and its name for the pool. */
+function chooseGemm(plain: GemmExports): { gemm: GemmExports; kernel: PoolKernel } {
+  const r = gemmTuning.relaxedSimd ? relaxedGemm() : null;
+  return r ? { gemm: r, kernel: 'gemmRelaxed' } : { gemm: plain, kernel: 'gemm' };
+}
 
 export function matmul(a: View, b: View, out: View): void {
   const k = kernelsOrNull();
@@ -22,8 +46,10 @@ export function matmul(a: View, b: View, out: View): void {
   const N = b.shape[2]!;
   const size = batch * M * N;
   if (size === 0) return;
-  const scratch = k.gemmScratchBytes();
-  const threads = wasmPool()?.threads ?? 1;
+  const { gemm, kernel } = chooseGemm(k);
+  const scratch = gemm.gemmScratchBytes();
+  const pool = wasmPool();
+  const threads = pool && size * K >= gemmTuning.minThreadedMacs ? pool.threads : 1;
   if (!begin(stagedBytes(a) + stagedBytes(b) + size * 4 + (scratch + 16) * threads + 16)) {
     refBackend.kernels.matmul(a, b, out);
     return;
@@ -31,68 +57,63 @@ export function matmul(a: View, b: View, out: View): void {
   const pa = copyIn(a);
   const pb = copyIn(b);
   const pc = alloc(size * 4);
-  const ps = alloc(scratch);
+  const scratches = [alloc(scratch)];
   const [sab, sam, sak] = a.strides as [number, number, number];
   const [sbb, sbk, sbn] = b.strides as [number, number, number];
-  const pool = wasmPool();
-  if (pool && pool.threads > 1 && size * K >= MIN_THREADED) {
-    // Each thread gets whole batches, or (one batch) a band of rows, and its own scratch.
-    const t = pool.threads;
-    const scratches = [ps];
-    for (let i = 1; i < t; i++) scratches.push(alloc(scratch));
-    const tasks: number[][] = [];
-    if (batch >= t) {
-      for (let i = 0; i < t; i++) {
-        const b0 = Math.floor((batch * i) / t);
-        const b1 = Math.floor((batch * (i + 1)) / t);
+  if (!pool || threads === 1) {
+    gemm.gemm(batch, M, N, K, pa, sab, sam, sak, pb, sbb, sbk, sbn, pc, N, scratches[0]!);
+    copyOut(pc, size, out);
+    return;
+  }
+  for (let i = 1; i < threads; i++) scratches.push(alloc(scratch));
+  const tasks: number[][] = [];
+  if (batch >= threads) {
+    // Whole batches per thread.
+    for (let i = 0; i < threads; i++) {
+      const b0 = Math.floor((batch * i) / threads);
+      const b1 = Math.floor((batch * (i + 1)) / threads);
+      const at = pa + b0 * sab * 4;
+      const bt = pb + b0 * sbb * 4;
+      const ct = pc + b0 * M * N * 4;
+      tasks.push([b1 - b0, M, N, K, at, sab, sam, sak, bt, sbb, sbk, sbn, ct, N, scratches[i]!]);
+    }
+    pool.run(tasks, kernel);
+  } else {
+    // Each batch in turn, in bands: each thread packs its part of one operand and all of the other,
+    // so the bands cut the larger of M and N (rows: every thread packs all of B; columns: all of A).
+    const byColumns = N > M;
+    const step = byColumns ? NR : MR;
+    const extent = byColumns ? N : M;
+    const band = Math.ceil(extent / threads / step) * step;
+    for (let t = 0; t < batch; t++) {
+      tasks.length = 0;
+      for (let i = 0; i < threads; i++) {
+        const lo = Math.min(extent, i * band);
+        const hi = Math.min(extent, lo + band);
+        const at = pa + (t * sab + (byColumns ? 0 : lo * sam)) * 4;
+        const bt = pb + (t * sbb + (byColumns ? lo * sbn : 0)) * 4;
+        const ct = pc + (t * M * N + (byColumns ? lo : lo * N)) * 4;
+        const [m, n] = byColumns ? [M, hi - lo] : [hi - lo, N];
         tasks.push([
-          b1 - b0,
-          M,
-          N,
+          hi > lo ? 1 : 0,
+          m,
+          n,
           K,
-          pa + b0 * sab * 4,
+          at,
           sab,
           sam,
           sak,
-          pb + b0 * sbb * 4,
+          bt,
           sbb,
           sbk,
           sbn,
-          pc + b0 * M * N * 4,
+          ct,
+          N,
           scratches[i]!,
         ]);
       }
-    } else {
-      // Bands of rows, multiples of the micro-kernel's 4, for each batch in turn.
-      const band = Math.ceil(M / t / 4) * 4;
-      for (let bt = 0; bt < batch; bt++) {
-        for (let i = 0; i < t; i++) {
-          const m0 = Math.min(M, i * band);
-          const m1 = Math.min(M, m0 + band);
-          const at = pa + (bt * sab + m0 * sam) * 4;
-          const ct = pc + (bt * M + m0) * N * 4;
-          tasks.push([
-            m1 > m0 ? 1 : 0,
-            m1 - m0,
-            N,
-            K,
-            at,
-            sab,
-            sam,
-            sak,
-            pb + bt * sbb * 4,
-            sbb,
-            sbk,
-            sbn,
-            ct,
-            scratches[i]!,
-          ]);
-        }
-      }
+      pool.run(tasks, kernel);
     }
-    for (let i = 0; i < tasks.length; i += t) pool.run(tasks.slice(i, i + t));
-  } else {
-    k.gemm(batch, M, N, K, pa, sab, sam, sak, pb, sbb, sbk, sbn, pc, ps);
   }
   copyOut(pc, size, out);
 }

@@ -1,15 +1,23 @@
 /// <reference types="node" />
 /**
  * Worker threads for the wasm backend in Node: the kernels are instantiated over one shared
- * WebAssembly memory (the shared build of wasm/assembly/) on this thread and on n − 1 workers;
- * matmul splits its batches or rows among them, the attention kernels their batch entries, the
- * costly elementwise ops (GELU, exp, ...) their rows, and each blocks with Atomics.wait until all
- * are done (a browser's main thread may not block, so this is Node only). Workers are unref'd:
- * they never keep the process alive.
+ * WebAssembly memory (the shared build of wasm/assembly/, and its relaxed-SIMD companion where V8
+ * has relaxed SIMD) on this thread and on n − 1 workers; matmul splits its batches, rows or columns
+ * among them, the attention kernels their batch entries, the costly elementwise ops (GELU, exp,
+ * ...) their rows, and each blocks with Atomics.wait until all are done (a browser's main thread
+ * may not block, so this is Node only). Workers are unref'd: they never keep the process alive.
  */
 import { Worker } from 'node:worker_threads';
-import { KERNELS_SHARED_WASM_BASE64 } from '../binary.js';
-import { decodeBase64, type KernelExports, type PoolKernel, useKernels } from '../instance.js';
+import { KERNELS_SHARED_WASM_BASE64, RELAXED_SHARED_WASM_BASE64 } from '../binary.js';
+import {
+  decodeBase64,
+  relaxedBytes,
+  type GemmExports,
+  type KernelExports,
+  type PoolKernel,
+  useKernels,
+} from '../instance.js';
+import { enableRelaxedSimd } from './relaxed-simd.js';
 
 // The part of the WebAssembly JS API used here.
 interface WasmApi {
@@ -19,7 +27,7 @@ interface WasmApi {
 }
 declare const WebAssembly: WasmApi;
 
-// Int32 words per thread in the control block: the kernel's code, then its arguments (gemm has 14).
+// Int32 words per thread in the control block: the kernel's code, then its arguments (gemm has 15).
 const SLOT = 16;
 const GEN = 0; // bumped to start a round
 const PENDING = 1; // workers still running this round
@@ -30,15 +38,18 @@ const CODES: Record<PoolKernel, number> = {
   attentionBackward: 2,
   unary: 3,
   binary: 4,
+  gemmRelaxed: 5,
 };
 
 // A worker: waits for a round, runs its slot's kernel with its arguments (extra ones are ignored;
-// a task of zeros does nothing), counts down.
+// a task of zeros does nothing), counts down. \`relaxed\` is the compiled relaxed-SIMD companion, or
+// null where the runtime lacks relaxed SIMD (then gemmRelaxed is never asked for).
 const WORKER = `
 const { workerData } = require('node:worker_threads');
-const { module, memory, control, index } = workerData;
+const { module, relaxed, memory, control, index } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
-const fns = [k.gemm, k.attentionForward, k.attentionBackward, k.unary, k.binary];
+const r = relaxed ? new WebAssembly.Instance(relaxed, { env: { memory } }).exports : k;
+const fns = [k.gemm, k.attentionForward, k.attentionBackward, k.unary, k.binary, r.gemm];
 const ctrl = new Int32Array(control);
 let gen = 0;
 for (;;) {
@@ -47,7 +58,7 @@ for (;;) {
   const p = 2 + index * ${SLOT};
   fns[ctrl[p]](ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6],
     ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[p + 12],
-    ctrl[p + 13], ctrl[p + 14]);
+    ctrl[p + 13], ctrl[p + 14], ctrl[p + 15]);
   if (Atomics.sub(ctrl, ${PENDING}, 1) === 1) Atomics.notify(ctrl, ${PENDING});
 }
 `;
@@ -65,16 +76,26 @@ export function startWasmThreads(n: number): void {
     return;
   }
   started = n;
+  enableRelaxedSimd();
   const module = new WebAssembly.Module(decodeBase64(KERNELS_SHARED_WASM_BASE64));
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
   const k = new WebAssembly.Instance(module, { env: { memory } }).exports as KernelExports;
+  // The relaxed-SIMD companion over the same shared memory, here and (compiled once) on the workers.
+  const bytes = relaxedBytes(RELAXED_SHARED_WASM_BASE64);
+  const relaxed = bytes ? new WebAssembly.Module(bytes) : null;
+  const r = relaxed
+    ? (new WebAssembly.Instance(relaxed, { env: { memory } }).exports as GemmExports)
+    : null;
   const control = new SharedArrayBuffer(4 * (2 + SLOT * n));
   const ctrl = new Int32Array(control);
   for (let i = 1; i < n; i++) {
-    const w = new Worker(WORKER, { eval: true, workerData: { module, memory, control, index: i } });
+    const w = new Worker(WORKER, {
+      eval: true,
+      workerData: { module, relaxed, memory, control, index: i },
+    });
     w.unref();
   }
-  useKernels(k, {
+  useKernels(k, r, {
     threads: n,
     run(tasks, kernel = 'gemm') {
       const code = CODES[kernel];
@@ -88,7 +109,8 @@ export function startWasmThreads(n: number): void {
       Atomics.store(ctrl, PENDING, n - 1);
       Atomics.add(ctrl, GEN, 1);
       Atomics.notify(ctrl, GEN);
-      (k[kernel] as (...args: number[]) => void)(...tasks[0]!);
+      const own = kernel === 'gemmRelaxed' ? r!.gemm : k[kernel];
+      (own as (...args: number[]) => void)(...tasks[0]!);
       for (;;) {
         const left = Atomics.load(ctrl, PENDING);
         if (left === 0) break;
