@@ -41,15 +41,21 @@ function at(v: View, idx: readonly number[]): number {
  * Runs wasm and ref on (batch, M, K) · (batch, K, N) and checks every element against the float32
  * error bound (K + 2)·u·Σ|a||b| (ref accumulates in float64), and the junk around `out` untouched.
  */
-export function checkMatmul(wasm: Kernels, a: View, b: View, what: string): void {
+export function checkMatmul(
+  wasm: Kernels,
+  a: View,
+  b: View,
+  what: string,
+  bias: View | null = null,
+): void {
   const rng = new Rng(7);
   const [batch, M, K] = a.shape as [number, number, number];
   const N = b.shape[2]!;
   const out = junkOut(rng, [batch, M, N], 2);
   const oRef = cloneView(out);
   const oWasm = cloneView(out);
-  refBackend.kernels.matmul(a, b, oRef);
-  wasm.matmul(a, b, oWasm);
+  refBackend.kernels.matmul(a, b, oRef, bias);
+  wasm.matmul(a, b, oWasm, bias);
   const r = dataOf(oRef);
   const w = dataOf(oWasm);
   assert.equal(w.length, r.length);
@@ -60,7 +66,7 @@ export function checkMatmul(wasm: Kernels, a: View, b: View, what: string): void
   for (let t = 0; t < batch; t++) {
     for (let i = 0; i < M; i++) {
       for (let j = 0; j < N; j++) {
-        let mag = 0;
+        let mag = bias ? Math.abs(at(bias, [j])) : 0;
         for (let k = 0; k < K; k++) mag += Math.abs(at(a, [t, i, k]) * at(b, [t, k, j]));
         const p = 2 + (t * M + i) * N + j;
         const bound = (K + 2) * u * mag + 1e-30;

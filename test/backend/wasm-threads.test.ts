@@ -82,6 +82,22 @@ test('threaded matmul: strided, transposed and broadcast operands', () => {
   });
 });
 
+test('threaded matmul with a bias (a linear layer): added once to every row of every band', () => {
+  const rng = new Rng(42);
+  eachGemm((gemm) => {
+    for (const [bt, M, K, N] of [
+      [1, 129, 65, 70],
+      [1, 70, 65, 131],
+      [7, 33, 40, 50],
+    ] as const) {
+      const a = randomView(rng, 'float32', [bt, M, K], 'normal', 'contiguous');
+      const b = randomView(rng, 'float32', [bt, K, N], 'normal', 'strided');
+      const bias = randomView(rng, 'float32', [N], 'normal', 'strided');
+      checkMatmul(wasm, a, b, `${gemm} bias ${bt}x${M}x${K}x${N}`, bias);
+    }
+  });
+});
+
 test('other kernels run on the shared instance', () => {
   const rng = new Rng(42);
   const x = randomView(rng, 'float32', [33, 129], 'normal', 'strided');

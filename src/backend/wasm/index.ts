@@ -13,7 +13,7 @@
  * nb.setBackend('wasm');
  * nb.randn([256, 256]).matmul(nb.randn([256, 256])); // f32x4 GEMM
  */
-import type { Backend, Kernels, View } from '../backend.js';
+import type { Backend, Kernels } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { registerBackend } from '../registry.js';
 import { attentionBackward, attentionForward } from './attention.js';
@@ -29,16 +29,10 @@ import {
   lstmCellBackward,
   lstmCellForward,
 } from './fused.js';
-import { addBiasInPlace } from '../matmul-bias.js';
-import { matmul as gemm } from './matmul.js';
+import { matmul } from './matmul.js';
 import { reduce } from './reduce.js';
 
 export { initWasm, wasmFailure, wasmFeatures, type WasmFeatures } from './instance.js';
-
-function matmul(a: View, b: View, out: View, bias?: View | null): void {
-  gemm(a, b, out);
-  if (bias) addBiasInPlace(binary, out, bias);
-}
 
 const wasmKernels: Partial<Kernels> = {
   matmul,

@@ -18,6 +18,7 @@ import {
 } from './instance.js';
 import { copyIn, copyOut, stagedBytes } from './stage.js';
 
+const ADD = 0; // the add op of the elementwise binary kernel (wasm/assembly/elementwise.ts)
 const MR = 4; // the micro-kernel's rows and columns (wasm/assembly/gemm.ts): bands are multiples
 const NR = 8;
 
@@ -36,10 +37,15 @@ function chooseGemm(plain: GemmExports): { gemm: GemmExports; kernel: PoolKernel
   return r ? { gemm: r, kernel: 'gemmRelaxed' } : { gemm: plain, kernel: 'gemm' };
 }
 
-export function matmul(a: View, b: View, out: View): void {
+/**
+ * out = a·b (+ bias on every row). The bias is added in the wasm memory before the product is
+ * copied out, by the elementwise add kernel, so a linear layer costs no second pass through JS.
+ */
+export function matmul(a: View, b: View, out: View, bias: View | null = null): void {
   const k = kernelsOrNull();
-  if (!k || a.dtype !== 'float32' || b.dtype !== 'float32' || out.dtype !== 'float32') {
-    refBackend.kernels.matmul(a, b, out);
+  const f32 = a.dtype === 'float32' && b.dtype === 'float32' && out.dtype === 'float32';
+  if (!k || !f32 || (bias && bias.dtype !== 'float32')) {
+    refBackend.kernels.matmul(a, b, out, bias);
     return;
   }
   const [batch, M, K] = a.shape as [number, number, number];
@@ -50,8 +56,11 @@ export function matmul(a: View, b: View, out: View): void {
   const scratch = gemm.gemmScratchBytes();
   const pool = wasmPool();
   const threads = pool && size * K >= gemmTuning.minThreadedMacs ? pool.threads : 1;
-  if (!begin(stagedBytes(a) + stagedBytes(b) + size * 4 + (scratch + 16) * threads + 16)) {
-    refBackend.kernels.matmul(a, b, out);
+  const biasBytes = bias ? stagedBytes(bias) : 0;
+  if (
+    !begin(stagedBytes(a) + stagedBytes(b) + biasBytes + size * 4 + (scratch + 16) * threads + 16)
+  ) {
+    refBackend.kernels.matmul(a, b, out, bias);
     return;
   }
   const pa = copyIn(a);
@@ -60,9 +69,14 @@ export function matmul(a: View, b: View, out: View): void {
   const scratches = [alloc(scratch)];
   const [sab, sam, sak] = a.strides as [number, number, number];
   const [sbb, sbk, sbn] = b.strides as [number, number, number];
+  // Adds the bias in place, then copies the product out.
+  const finish = (): void => {
+    if (bias) k.binary(ADD, 1, batch * M, N, pc, 0, N, 1, copyIn(bias), 0, 0, bias.strides[0]!, pc);
+    copyOut(pc, size, out);
+  };
   if (!pool || threads === 1) {
     gemm.gemm(batch, M, N, K, pa, sab, sam, sak, pb, sbb, sbk, sbn, pc, N, scratches[0]!);
-    copyOut(pc, size, out);
+    finish();
     return;
   }
   for (let i = 1; i < threads; i++) scratches.push(alloc(scratch));
@@ -115,5 +129,5 @@ export function matmul(a: View, b: View, out: View): void {
       pool.run(tasks, kernel);
     }
   }
-  copyOut(pc, size, out);
+  finish();
 }
