@@ -31,7 +31,10 @@ async function main(): Promise<void> {
   } else if (spec.backend === 'wasm') {
     // Compiled asynchronously; until then its kernels would be the reference ones.
     const ready = await nb.initWasm();
-    result.notes.push(ready ? 'WebAssembly kernels ready' : 'WebAssembly failed: ref kernels');
+    const gemm = nb.wasmFeatures().relaxedSimd ? 'relaxed-SIMD GEMM' : 'plain-SIMD GEMM';
+    result.notes.push(
+      ready ? `WebAssembly kernels ready, ${gemm}` : 'WebAssembly failed: ref kernels',
+    );
     // Worker threads started by NABLA_WASM_THREADS (src/index.node.ts); one thread without them.
     result.actualThreads = wasmPool()?.threads ?? 1;
   } else if (spec.backend === 'ref') {
