@@ -365,6 +365,15 @@ function targets(all: Outcome[], threads: number[]): TargetCheck[] {
         ratioOf(o.result?.matmul['1024']?.median, tw?.matmul['1024']?.median),
         (v) => v >= 1,
       );
+    else
+      check(
+        `matmul 1024³ ${o.runner.label} faster than on 1 thread (GFLOP/s ratio)`,
+        ratioOf(
+          o.result?.matmul['1024']?.median,
+          find(all, 'nabla', 'wasm', 1)?.matmul['1024']?.median,
+        ),
+        (v) => v > 1,
+      );
   }
   return out;
 }
