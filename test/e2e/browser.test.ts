@@ -78,7 +78,7 @@ try {
   }
   const ms = performance.now() - t0;
   report({ ok: true, defaultBackend, compiled, backend: nb.getBackend().name, matmulDiff, losses, ms,
-    userAgent: navigator.userAgent });
+    features: nb.wasmFeatures(), userAgent: navigator.userAgent });
 } catch (e) {
   report({ ok: false, error: String((e && e.stack) || e) });
 }
@@ -93,6 +93,7 @@ interface PageResult {
   matmulDiff: number;
   losses: number[];
   ms: number;
+  features: { ready: boolean; relaxedSimd: boolean; threads: number };
   userAgent: string;
 }
 
@@ -165,8 +166,12 @@ test(
       const r = await Promise.race([result, exited, timeout]);
       assert.ok(r.ok, `the page threw: ${r.error}`);
       t.diagnostic(
-        `${r.userAgent}: 40 GPT steps in ${r.ms.toFixed(0)} ms, loss ${r.losses[0]!.toFixed(3)} → ${r.losses.at(-1)!.toFixed(3)}`,
+        `${r.userAgent}: 40 GPT steps in ${r.ms.toFixed(0)} ms, loss ${r.losses[0]!.toFixed(3)} → ${r.losses.at(-1)!.toFixed(3)}; wasm ${JSON.stringify(r.features)}`,
       );
+      // Chrome ships relaxed SIMD from 114: there the GEMM's companion module must be in use.
+      const chrome = Number(/Chrome\/(\d+)/.exec(r.userAgent)?.[1] ?? 0);
+      if (chrome >= 114) assert.equal(r.features.relaxedSimd, true, 'relaxed-SIMD GEMM in use');
+      assert.equal(r.features.threads, 1, 'no worker threads in the browser');
       assert.equal(r.defaultBackend, 'wasm', 'wasm is the default backend in browsers');
       assert.equal(r.compiled, true, 'the WebAssembly module compiled (SIMD available)');
       assert.equal(r.backend, 'wasm');
