@@ -13,6 +13,7 @@
  */
 
 import { transpose } from './elementwise';
+import { madd } from './simd';
 import { vexp } from './vmath';
 
 // Parameter block: i32 words, then two f64. Keep in step with src/backend/wasm/attention.ts.
@@ -165,12 +166,6 @@ function packT(src: usize, sr: i32, sc: i32, R: i32, C: i32, dst: usize): void {
       d += ldb;
     }
   }
-}
-
-/** c + a·b: the micro-kernel's multiply-adds in one place (a fused one where relaxed SIMD is). */
-// @inline
-function madd(a: v128, b: v128, c: v128): v128 {
-  return f32x4.add(f32x4.mul(a, b), c);
 }
 
 /**

@@ -2,18 +2,16 @@
  * f32x4 versions of the elementwise functions: exp (Cephes' expf polynomial, ~1 ulp), and tanh and
  * sigmoid built on it. Each is used on four lanes, or on one value splatted (the scalar paths).
  */
+import { madd } from './simd';
 
 const LOG2E: f32 = 1.44269504088896341;
 const LN2_HI: f32 = 0.693359375;
 const LN2_LO: f32 = -2.1219444e-4;
 
-/**
- * a·x + b: the multiply-adds of the polynomials, in one place so that they can become a fused
- * multiply-add (relaxed SIMD) where that is available.
- */
+/** a·x + b: the multiply-adds of the polynomials (simd.ts's madd: fused under relaxed SIMD). */
 // @inline
 function axpb(x: v128, a: v128, b: v128): v128 {
-  return f32x4.add(f32x4.mul(a, x), b);
+  return madd(a, x, b);
 }
 
 /** 1.5·2^23: adding it rounds a float32 below 2^22 in magnitude to an integer, in its low bits. */
