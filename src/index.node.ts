@@ -9,6 +9,7 @@
 import { installNativeBackend, nativeBackendInfo } from './backend/native/index.js';
 import { getBackend, setBackend } from './backend/registry.js';
 import { wasmBackend } from './backend/wasm/index.js';
+import { setRelaxedSimdEnabler } from './backend/wasm/instance.js';
 import { enableRelaxedSimd } from './backend/wasm/node/relaxed-simd.js';
 import { startWasmThreads } from './backend/wasm/node/threads.js';
 
@@ -16,8 +17,9 @@ export * from './index.js';
 
 installNativeBackend();
 // The wasm backend's GEMM uses fused multiply-adds where V8 has relaxed SIMD (behind a flag in
-// Node 20; a no-op where it validates already). Before anything compiles the kernels.
-enableRelaxedSimd();
+// Node 20; a no-op where it validates already): the flag is set when the kernels first compile,
+// so a process that never runs wasm keeps V8's defaults.
+setRelaxedSimdEnabler(enableRelaxedSimd);
 // Without the addon (and with no NABLA_BACKEND choice), the wasm backend: said once, plainly.
 const wanted = process.env.NABLA_BACKEND;
 if (wanted === 'wasm') {

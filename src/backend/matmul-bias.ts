@@ -7,7 +7,9 @@ import type { Kernels, View } from './backend.js';
 
 /** `bias` (N) as a (Bt, M, N) view repeating it over batches and rows (stride 0). */
 export function biasRows(bias: View, out: View): View {
-  return { ...bias, shape: out.shape, strides: [0, 0, bias.strides[0]!] };
+  // Fields named, not spread: a Tensor is a View whose storage is a getter.
+  const { storage, dtype, offset } = bias;
+  return { storage, dtype, offset, shape: out.shape, strides: [0, 0, bias.strides[0]!] };
 }
 
 /** out += bias on every row, with `binary` (which may write its output over an identical input). */

@@ -81,13 +81,6 @@ function batchedMatmul(a: Tensor, b: Tensor, bias: Tensor | null = null): Tensor
   // Every kernel's GEMM overwrites the output when K > 0; K = 0 needs the zeros.
   const out = (K > 0 ? emptyForKernel : empty)([...batch, M, N], a.dtype);
   const k = kernelsFor(a);
-  const biasView: View | null = bias && {
-    storage: bias.storage,
-    dtype: bias.dtype,
-    shape: bias.shape,
-    strides: bias.strides,
-    offset: bias.offset,
-  };
   if (b.ndim === 2 && a.ndim > 2 && canFold(a)) {
     // (B, T, K) @ (K, N): one (B·T, K) @ (K, N) product instead of B small ones.
     k.matmul(
@@ -100,7 +93,7 @@ function batchedMatmul(a: Tensor, b: Tensor, bias: Tensor | null = null): Tensor
         strides: [0, N, 1],
         offset: 0,
       },
-      biasView,
+      bias,
     );
   } else {
     k.matmul(
@@ -113,7 +106,7 @@ function batchedMatmul(a: Tensor, b: Tensor, bias: Tensor | null = null): Tensor
         strides: [M * N, N, 1],
         offset: 0,
       },
-      biasView,
+      bias,
     );
   }
   return record(

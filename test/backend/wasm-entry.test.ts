@@ -58,6 +58,29 @@ test('in Node without the native addon, nabla uses wasm and warns once', () => {
   assert.match(warnings[0]!, /npm rebuild nabla/);
 });
 
+test('the Node entry turns relaxed SIMD on only when the wasm kernels compile', () => {
+  const program = `
+import { RELAXED_WASM_BASE64 } from '${src('backend/wasm/binary.ts')}';
+import { decodeBase64 } from '${src('backend/wasm/instance.ts')}';
+const bytes = decodeBase64(RELAXED_WASM_BASE64);
+const before = WebAssembly.validate(bytes);
+const nb = await import('${src('index.node.ts')}');
+nb.tensor([[1, 2], [3, 4]]).matmul(nb.tensor([[1], [1]])).sum().item(); // on ref
+const afterImport = WebAssembly.validate(bytes);
+nb.setBackend('wasm');
+const y = nb.tensor([[1, 2], [3, 4]]).matmul(nb.tensor([[1], [1]])).sum().item();
+const afterWasm = WebAssembly.validate(bytes);
+console.log(JSON.stringify({ before, afterImport, afterWasm, y, features: nb.wasmFeatures() }));
+`;
+  const { out } = run(program, { NABLA_BACKEND: 'ref', NABLA_WASM_THREADS: undefined });
+  // Where V8 validates relaxed SIMD by default (Node 22+) all three are true; on Node 20 the flag
+  // must stay off until the wasm kernels compile.
+  assert.equal(out.afterImport, out.before, 'importing nabla changed V8 flags');
+  assert.equal(out.afterWasm, true);
+  assert.equal(out.y, 10);
+  assert.deepEqual(out.features, { ready: true, relaxedSimd: true, threads: 1 });
+});
+
 test('NABLA_BACKEND=wasm selects wasm without a warning, with the relaxed-SIMD GEMM', () => {
   const program = `
 import * as nb from '${src('index.node.ts')}';

@@ -17,7 +17,7 @@
  * TypeScript side) copies the operands in, provides the scratch for the packed panels
  * (gemmScratchBytes) and copies the result out.
  */
-import { madd } from './simd';
+import { madd, storeTile } from './simd';
 
 const MR = 4; // rows of the micro-tile
 const NR = 8; // columns of the micro-tile (two f32x4)
@@ -238,22 +238,5 @@ function micro(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, accumulate: 
     pa += MR * 4;
     pb += NR * 4;
   }
-  if (accumulate) {
-    c00 = f32x4.add(c00, v128.load(c));
-    c01 = f32x4.add(c01, v128.load(c, 16));
-    c10 = f32x4.add(c10, v128.load(c + ldc));
-    c11 = f32x4.add(c11, v128.load(c + ldc, 16));
-    c20 = f32x4.add(c20, v128.load(c + 2 * ldc));
-    c21 = f32x4.add(c21, v128.load(c + 2 * ldc, 16));
-    c30 = f32x4.add(c30, v128.load(c + 3 * ldc));
-    c31 = f32x4.add(c31, v128.load(c + 3 * ldc, 16));
-  }
-  v128.store(c, c00);
-  v128.store(c, c01, 16);
-  v128.store(c + ldc, c10);
-  v128.store(c + ldc, c11, 16);
-  v128.store(c + 2 * ldc, c20);
-  v128.store(c + 2 * ldc, c21, 16);
-  v128.store(c + 3 * ldc, c30);
-  v128.store(c + 3 * ldc, c31, 16);
+  storeTile(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31);
 }

@@ -6,7 +6,7 @@ import type { DType, TypedArray } from '../../core/dtype.js';
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
 import { erf, gelu, geluGrad, geluTanh, geluTanhGrad, sigmoid } from './scalar-math.js';
 import { arrayOf } from './storage.js';
-import { forEachRow } from './strided.js';
+import { forEachRow, isContiguousView } from './strided.js';
 
 type Fn1 = (x: number) => number;
 type Fn2 = (a: number, b: number) => number;
@@ -107,7 +107,7 @@ export function unary(op: UnaryOp, src: View, out: View): void {
   const o = arrayOf(out);
   // Contiguous fast paths for the ops on every training step's hot path.
   const cast = storeCast(out.dtype);
-  if (cast === null && isFlat(src) && isFlat(out)) {
+  if (cast === null && isContiguousView(src) && isContiguousView(out)) {
     const n = numel(out);
     const b = src.offset;
     const c = out.offset;
@@ -138,15 +138,6 @@ function numel(v: View): number {
   let n = 1;
   for (const d of v.shape) n *= d;
   return n;
-}
-
-function isFlat(v: View): boolean {
-  let expected = 1;
-  for (let d = v.shape.length - 1; d >= 0; d--) {
-    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
-    expected *= v.shape[d]!;
-  }
-  return true;
 }
 
 export function binary(op: BinaryOp, av: View, bv: View, out: View): void {

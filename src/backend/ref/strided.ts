@@ -5,6 +5,16 @@
  */
 import type { View } from '../backend.js';
 
+/** Whether `v`'s elements are laid out row-major without gaps from its offset (size-1 dims aside). */
+export function isContiguousView(v: View): boolean {
+  let expected = 1;
+  for (let d = v.shape.length - 1; d >= 0; d--) {
+    if (v.shape[d] !== 1 && v.strides[d] !== expected) return false;
+    expected *= v.shape[d]!;
+  }
+  return true;
+}
+
 export interface Coalesced {
   shape: number[];
   /** strides[k][d]: stride of operand k along merged dimension d. */

@@ -7,6 +7,7 @@
  */
 import type { AttentionParams, View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
+import { isContiguousView } from '../ref/strided.js';
 import { alloc, begin, heapU8, kernelsOrNull, wasmPool } from './instance.js';
 import { copyInAll, copyOut, stagedBytesAll } from './stage.js';
 
@@ -73,8 +74,7 @@ function isF32(v: View | null): boolean {
   return v === null || v.dtype === 'float32';
 }
 
-interface Setup {
-  params: number;
+interface Dims {
   count: number;
   L: number;
   S: number;
@@ -82,9 +82,30 @@ interface Setup {
   Ev: number;
 }
 
+/** The batch entries and the query, key and value sizes of an attention call. */
+function dims(q: View, k: View, v: View): Dims {
+  const nd = q.shape.length;
+  let count = 1;
+  for (let d = 0; d < nd - 2; d++) count *= q.shape[d]!;
+  return {
+    count,
+    L: q.shape[nd - 2]!,
+    S: k.shape[nd - 2]!,
+    E: q.shape[nd - 1]!,
+    Ev: v.shape[nd - 1]!,
+  };
+}
+
+interface Setup extends Dims {
+  params: number;
+}
+
+/** An output of the kernel: where its address goes in the parameter block, its size, its view. */
+type Output = readonly [param: number, size: number, view: View];
+
 /**
- * Stages the operands and writes the parameter block and table; false (nothing written) when the
- * memory cannot grow that far. `named` maps the table slots and parameter offsets to views.
+ * Stages the operands and writes the parameter block and table, with room left for `outputs`
+ * (`runInto` allocates them); null (nothing written) when the memory cannot grow that far.
  */
 function setup(
   q: View,
@@ -94,17 +115,11 @@ function setup(
   bias: View | null,
   params: AttentionParams,
   extra: { o?: View; g?: View; lse?: View },
-  outBytes: number,
+  outputs: readonly Output[],
   backward: boolean,
 ): (Setup & { scratch: number[]; addrs: Map<View, number> }) | null {
   const ke = kernelsOrNull()!;
-  const nd = q.shape.length;
-  const L = q.shape[nd - 2]!;
-  const E = q.shape[nd - 1]!;
-  const S = k.shape[nd - 2]!;
-  const Ev = v.shape[nd - 1]!;
-  let count = 1;
-  for (let d = 0; d < nd - 2; d++) count *= q.shape[d]!;
+  const { count, L, S, E, Ev } = dims(q, k, v);
   const views: View[] = [q, k, v];
   if (allowed) views.push(allowed);
   if (bias) views.push(bias);
@@ -120,7 +135,7 @@ function setup(
     stagedBytesAll(views) +
     PARAM_BYTES +
     count * T_WORDS * 4 +
-    outBytes +
+    outputs.reduce((b, [, size]) => b + size * 4 + 16, 0) +
     threads * (scratchBytes + 16) +
     64;
   if (!begin(bytes)) return null;
@@ -185,14 +200,22 @@ function run(
   wasmPool()!.run(tasks, kernel);
 }
 
-/** Whether the lse view is contiguous (as the kernels read it). */
-function contiguousRows(v: View): boolean {
-  let acc = 1;
-  for (let d = v.shape.length - 1; d >= 0; d--) {
-    if (v.shape[d]! !== 1 && v.strides[d] !== acc) return false;
-    acc *= v.shape[d]!;
-  }
-  return true;
+/**
+ * Allocates the float32 outputs, writes their addresses into the parameter block, runs `kernel`
+ * and copies each output into its view.
+ */
+function runInto(
+  kernel: 'attentionForward' | 'attentionBackward',
+  s: Setup & { scratch: number[] },
+  outputs: readonly Output[],
+): void {
+  const ptrs = outputs.map(([, size]) => alloc(size * 4));
+  const i32 = new Int32Array(heapU8().buffer, s.params, 32);
+  outputs.forEach(([param], i) => {
+    i32[param >> 2] = ptrs[i]!;
+  });
+  run(kernel, s);
+  outputs.forEach(([, size, view], i) => copyOut(ptrs[i]!, size, view));
 }
 
 function supported(q: View, k: View, v: View, allowed: View | null, bias: View | null): boolean {
@@ -220,28 +243,17 @@ export function attentionForward(
   out: View,
   lse: View,
 ): void {
-  if (!supported(q, k, v, allowed, bias) || out.dtype !== 'float32' || lse.dtype !== 'float32') {
-    refBackend.kernels.attentionForward(q, k, v, allowed, bias, params, out, lse);
-    return;
-  }
-  const nd = q.shape.length;
-  const [L, Ev] = [q.shape[nd - 2]!, v.shape[nd - 1]!];
-  let count = 1;
-  for (let d = 0; d < nd - 2; d++) count *= q.shape[d]!;
-  const outBytes = count * L * (Ev + 1) * 4 + 32;
-  const s = setup(q, k, v, allowed, bias, params, {}, outBytes, false);
-  if (!s) {
-    refBackend.kernels.attentionForward(q, k, v, allowed, bias, params, out, lse);
-    return;
-  }
-  const po = alloc(count * L * Ev * 4);
-  const pl = alloc(count * L * 4);
-  const i32 = new Int32Array(heapU8().buffer, s.params, 32);
-  i32[P_OUT >> 2] = po;
-  i32[P_LSE >> 2] = pl;
-  run('attentionForward', s);
-  copyOut(po, count * L * Ev, out);
-  copyOut(pl, count * L, lse);
+  const ok =
+    supported(q, k, v, allowed, bias) && out.dtype === 'float32' && lse.dtype === 'float32';
+  const { count, L, Ev } = dims(q, k, v);
+  const outputs: Output[] = [
+    [P_OUT, count * L * Ev, out],
+    [P_LSE, count * L, lse],
+  ];
+  // Unsupported operands, or a memory that cannot grow that far: the reference kernel.
+  const s = ok ? setup(q, k, v, allowed, bias, params, {}, outputs, false) : null;
+  if (s) runInto('attentionForward', s, outputs);
+  else refBackend.kernels.attentionForward(q, k, v, allowed, bias, params, out, lse);
 }
 
 export function attentionBackward(
@@ -261,17 +273,19 @@ export function attentionBackward(
   const ok =
     supported(q, k, v, allowed, bias) &&
     [out, lse, dOut, dq, dk, dv].every((x) => x.dtype === 'float32') &&
-    contiguousRows(lse);
-  const nd = q.shape.length;
-  const [L, E, S, Ev] = [q.shape[nd - 2]!, q.shape[nd - 1]!, k.shape[nd - 2]!, v.shape[nd - 1]!];
-  let count = 1;
-  for (let d = 0; d < nd - 2; d++) count *= q.shape[d]!;
-  const outBytes = count * (L * E + S * E + S * Ev) * 4 + 48;
+    isContiguousView(lse);
+  const { count, L, S, E, Ev } = dims(q, k, v);
+  const outputs: Output[] = [
+    [P_OUT, count * L * E, dq],
+    [P_DK, count * S * E, dk],
+    [P_DV, count * S * Ev, dv],
+  ];
   // Unsupported operands, or a memory that cannot grow that far: the reference kernel.
   const s = ok
-    ? setup(q, k, v, allowed, bias, params, { o: out, g: dOut, lse }, outBytes, true)
+    ? setup(q, k, v, allowed, bias, params, { o: out, g: dOut, lse }, outputs, true)
     : null;
-  if (!s) {
+  if (s) runInto('attentionBackward', s, outputs);
+  else
     refBackend.kernels.attentionBackward(
       q,
       k,
@@ -286,17 +300,4 @@ export function attentionBackward(
       dk,
       dv,
     );
-    return;
-  }
-  const pq = alloc(count * L * E * 4);
-  const pk = alloc(count * S * E * 4);
-  const pv = alloc(count * S * Ev * 4);
-  const i32 = new Int32Array(heapU8().buffer, s.params, 32);
-  i32[P_OUT >> 2] = pq;
-  i32[P_DK >> 2] = pk;
-  i32[P_DV >> 2] = pv;
-  run('attentionBackward', s);
-  copyOut(pq, count * L * E, dq);
-  copyOut(pk, count * S * E, dk);
-  copyOut(pv, count * S * Ev, dv);
 }

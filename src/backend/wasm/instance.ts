@@ -239,8 +239,19 @@ export function relaxedBytes(base64: string): Uint8Array | null {
   }
 }
 
+let enableRelaxed: (() => void) | null = null;
+
+/**
+ * @internal Sets what runs before the companion is first validated: the Node entry turns V8's
+ * relaxed-SIMD flag on there (Node 20), so that only a process that compiles the kernels gets it.
+ */
+export function setRelaxedSimdEnabler(fn: () => void): void {
+  enableRelaxed = fn;
+}
+
 /** @internal The companion instantiated over `memory`; null where relaxed SIMD is not there. */
 export function instantiateRelaxed(base64: string, memory: unknown): GemmExports | null {
+  enableRelaxed?.();
   const bytes = relaxedBytes(base64);
   if (!bytes) return null;
   try {
@@ -360,6 +371,7 @@ export function initWasm(): Promise<boolean> {
 
 /** `instantiateRelaxed`, compiling asynchronously (what Chrome's main thread allows). */
 async function instantiateRelaxedAsync(memory: unknown): Promise<GemmExports | null> {
+  enableRelaxed?.();
   const bytes = relaxedBytes(RELAXED_WASM_BASE64);
   if (!bytes) return null;
   try {

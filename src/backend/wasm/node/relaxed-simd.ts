@@ -2,9 +2,10 @@
 /**
  * Relaxed SIMD in Node 20 and 21: V8 11.3 implements it behind `--experimental-wasm-relaxed-simd`
  * (on by default from V8 11.4: Node 22, Chrome 114). The wasm backend's relaxed GEMM (fused
- * multiply-adds, ~1.4× the plain one) validates only with it, so the Node entry turns the flag on
- * before the kernels compile — only where validation fails without it, and it checks again after:
- * a runtime that still refuses keeps the plain GEMM. Browsers never load this file.
+ * multiply-adds, ~1.4× the plain one) validates only with it, so the Node entry has the flag
+ * turned on when the kernels first compile (not at import: a process that never runs wasm keeps
+ * V8's defaults) — only where validation fails without it, and it checks again after: a runtime
+ * that still refuses keeps the plain GEMM. Browsers never load this file.
  */
 import { setFlagsFromString } from 'node:v8';
 import { RELAXED_WASM_BASE64 } from '../binary.js';
