@@ -24,6 +24,11 @@ export type GradHook = (grad: Tensor) => Tensor | void;
 
 let nextId = 1;
 
+/** @internal The id the next tensor will get: tensors with ids from here on are newer. */
+export function nextTensorId(): number {
+  return nextId;
+}
+
 export class Tensor implements View, Disposable {
   readonly shape: readonly number[];
   readonly strides: readonly number[];

@@ -7,7 +7,7 @@ import { GradError, ShapeError } from '../core/errors.js';
 import { formatShape, shapesEqual } from '../core/shape.js';
 import { keep } from '../memory.js';
 import { onesLike } from '../ops/creation.js';
-import type { Tensor } from '../tensor.js';
+import { nextTensorId, type Tensor } from '../tensor.js';
 import { enableGrad, noGrad } from './grad-mode.js';
 import { tapeListener } from './node.js';
 import { gatherSliceGrads, type SlicePart } from './slice-grads.js';
@@ -46,12 +46,13 @@ function topologicalOrder(root: Tensor): Tensor[] {
 /**
  * Adds `g` into `t.grad` (a fresh contiguous copy the first time, so it never aliases another:
  * with createGraph too, where `g` may be an expanded view or shared with a sibling input, and the
- * clone is recorded so that the gradient stays differentiable).
+ * clone is recorded so that the gradient stays differentiable). `owned`: `g` is a buffer of this
+ * pass that nothing else can see (see `ownedByPass`), kept as it is instead of copied.
  * The gradient belongs to `t`, not to the scope that runs backward: it is kept out of it.
  */
-function accumulate(t: Tensor, g: Tensor, createGraph: boolean): void {
+function accumulate(t: Tensor, g: Tensor, createGraph: boolean, owned = false): void {
   if (t.grad === null || t.grad.isDisposed) {
-    t.grad = keep(createGraph ? g.clone() : g.clone().detach());
+    t.grad = keep(owned ? g : createGraph ? g.clone() : g.clone().detach());
   } else if (createGraph || t.grad.requiresGrad) {
     t.grad = keep(t.grad.add(g));
   } else {
@@ -59,6 +60,33 @@ function accumulate(t: Tensor, g: Tensor, createGraph: boolean): void {
     // many micro-batches keeps memory flat), and references to `.grad` stay valid.
     t.grad.add_(g);
   }
+}
+
+/**
+ * True when a leaf may keep `g` itself as its gradient (as PyTorch steals a gradient nobody else
+ * holds): `g` was made by this backward pass (its id is at least `firstId`), went to this tensor
+ * only (`handedOut` counts where each gradient was passed), is one whole contiguous buffer that no
+ * other live tensor views, and no hook saw it (a hook may have kept it). Saves a copy per
+ * parameter per step.
+ */
+function ownedByPass(
+  t: Tensor,
+  g: Tensor,
+  firstId: number,
+  handedOut: ReadonlyMap<Tensor, number>,
+): boolean {
+  return (
+    g.id >= firstId &&
+    handedOut.get(g) === 1 &&
+    t._hooks === null &&
+    g.dtype === t.dtype &&
+    g._gradFn === null &&
+    !g.requiresGrad &&
+    g.offset === 0 &&
+    g.isContiguous() &&
+    g._buffer.refs === 1 &&
+    g.size === g._buffer.handle.size
+  );
 }
 
 export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {
@@ -107,6 +135,10 @@ function backwardPass(root: Tensor, grad: Tensor | undefined, options: BackwardO
   const createGraph = options.createGraph ?? false;
   const order = topologicalOrder(root);
   const grads = new Map<Tensor, Tensor>([[root, grad]]);
+  // Tensors made from here on are this pass's own; each gradient's count of the tensors given it.
+  const firstId = nextTensorId();
+  const handedOut = new Map<Tensor, number>();
+  const handOut = (g: Tensor): void => void handedOut.set(g, (handedOut.get(g) ?? 0) + 1);
   // Gradients of slices of a tensor, written into one buffer when the tensor is reached.
   const sliceParts = new Map<Tensor, SlicePart[]>();
 
@@ -118,6 +150,7 @@ function backwardPass(root: Tensor, grad: Tensor | undefined, options: BackwardO
       if (parts !== undefined) {
         sliceParts.delete(t);
         g = gatherSliceGrads(t.shape, g, parts);
+        handOut(g);
       }
       if (g === undefined) continue;
       grads.delete(t);
@@ -136,7 +169,7 @@ function backwardPass(root: Tensor, grad: Tensor | undefined, options: BackwardO
       }
       const node = t._gradFn;
       if (node === null) {
-        accumulate(t, g, createGraph);
+        accumulate(t, g, createGraph, !createGraph && ownedByPass(t, g, firstId, handedOut));
         continue;
       }
       if (t._retainsGrad) accumulate(t, g, createGraph);
@@ -161,7 +194,10 @@ function backwardPass(root: Tensor, grad: Tensor | undefined, options: BackwardO
           );
         }
         const prev = grads.get(input);
-        grads.set(input, prev === undefined ? gi : prev.add(gi));
+        handOut(gi);
+        const sum = prev === undefined ? gi : prev.add(gi);
+        if (sum !== gi) handOut(sum);
+        grads.set(input, sum);
       });
       if (!retain) node.release();
     }

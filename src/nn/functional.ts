@@ -8,7 +8,7 @@ import type { Generator } from '../core/random.js';
 import { isFloat } from '../core/dtype.js';
 import { add } from '../ops/elementwise.js';
 import { fusedKernelsEnabled } from '../ops/fused-switch.js';
-import { matmul, matmulBias } from '../ops/matmul.js';
+import { linearOp, matmul } from '../ops/matmul.js';
 import { dropout as dropoutOp } from '../ops/random.js';
 import type { Tensor } from '../tensor.js';
 
@@ -31,16 +31,13 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor 
     );
   }
   if (
-    bias &&
     fusedKernelsEnabled() &&
     x.ndim >= 2 &&
-    bias.ndim === 1 &&
-    bias.shape[0] === weight.shape[0] &&
-    bias.dtype === x.dtype &&
     weight.dtype === x.dtype &&
-    isFloat(x.dtype)
+    isFloat(x.dtype) &&
+    (!bias || (bias.ndim === 1 && bias.shape[0] === weight.shape[0] && bias.dtype === x.dtype))
   ) {
-    return matmulBias(x, weight.mT, bias); // one kernel: the product, then the bias on each row
+    return linearOp(x, weight, bias ?? null); // one kernel: the product, then the bias on each row
   }
   const y = matmul(x, weight.mT);
   return bias ? add(y, bias) : y;

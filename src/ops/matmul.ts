@@ -51,21 +51,64 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 
 /**
- * a @ b + bias, one kernel call and one buffer (a linear layer): a (..., M, K) and b (..., K, N)
- * with ndim >= 2, bias (N); all three of one float dtype (F.linear checks before choosing it).
+ * x (..., K) @ weightᵀ (+ bias) for weight (N, K) and bias (N): a linear layer as one op, one kernel
+ * call and one buffer (the kernel adds the bias to each row). x has ndim >= 2; all of one float
+ * dtype (F.linear checks before choosing it). The weight's gradient is made in its own (N, K)
+ * layout, gᵀ·x: one fresh contiguous buffer that the parameter keeps as its `.grad`, where the
+ * transpose of a (K, N) product cost a strided copy per weight per step.
  */
-export function matmulBias(a: Tensor, b: Tensor, bias: Tensor): Tensor {
-  a._check('matmul');
-  b._check('matmul');
-  bias._check('matmul');
-  return batchedMatmul(a, b, bias);
+export function linearOp(x: Tensor, weight: Tensor, bias: Tensor | null): Tensor {
+  x._check('linear');
+  weight._check('linear');
+  bias?._check('linear');
+  const [N, K] = weight.shape as [number, number];
+  // weightᵀ as a plain view (no op recorded: the gradient goes to `weight` through this op).
+  const weightT = weight._view([K, N], [weight.strides[1]!, weight.strides[0]!], weight.offset);
+  const out = product(x, weightT, bias);
+  const rows = (t: Tensor, n: number): Tensor => reshape(t, [-1, n]);
+  return record(
+    out,
+    'matmul', // what it computes (the lab's counts and labels are by op name)
+    bias ? [x, weight, bias] : [x, weight],
+    (g) => [
+      x.requiresGrad ? matmul(g, weight) : null, // (..., N) @ (N, K)
+      weight.requiresGrad ? matmul(transpose(rows(g, N), 0, 1), rows(x, K)) : null, // (N, R) @ (R, K)
+      bias?.requiresGrad ? sumToShape(g, bias.shape) : null,
+    ],
+    [x, weight],
+  );
 }
 
 /**
  * (..., M, K) @ (..., K, N) -> (broadcast(...), M, N), plus `bias` (N) on every row when given.
  * Both operands have ndim >= 2.
  */
-function batchedMatmul(a: Tensor, b: Tensor, bias: Tensor | null = null): Tensor {
+function batchedMatmul(a: Tensor, b: Tensor): Tensor {
+  const K = a.shape[a.ndim - 1]!;
+  const N = b.shape[b.ndim - 1]!;
+  return record(
+    product(a, b, null),
+    'matmul',
+    [a, b],
+    (g) => {
+      const ga = a.requiresGrad
+        ? sumToShape(batchedMatmul(g, transpose(b, -1, -2)), a.shape)
+        : null;
+      let gb: Tensor | null = null;
+      if (b.requiresGrad) {
+        gb =
+          b.ndim === 2 && a.ndim > 2
+            ? batchedMatmul(transpose(reshape(a, [-1, K]), 0, 1), reshape(g, [-1, N])) // (K, B·T) @ (B·T, N)
+            : sumToShape(batchedMatmul(transpose(a, -1, -2), g), b.shape);
+      }
+      return [ga, gb];
+    },
+    [a, b],
+  );
+}
+
+/** The product (plus `bias` on every row when given) into a fresh tensor; nothing recorded. */
+function product(a: Tensor, b: Tensor, bias: Tensor | null): Tensor {
   const M = a.shape[a.ndim - 2]!;
   const K = a.shape[a.ndim - 1]!;
   const K2 = b.shape[b.ndim - 2]!;
@@ -109,25 +152,7 @@ function batchedMatmul(a: Tensor, b: Tensor, bias: Tensor | null = null): Tensor
       bias,
     );
   }
-  return record(
-    out,
-    'matmul',
-    bias ? [a, b, bias] : [a, b],
-    (g) => {
-      const ga = a.requiresGrad
-        ? sumToShape(batchedMatmul(g, transpose(b, -1, -2)), a.shape)
-        : null;
-      let gb: Tensor | null = null;
-      if (b.requiresGrad) {
-        gb =
-          b.ndim === 2 && a.ndim > 2
-            ? batchedMatmul(transpose(reshape(a, [-1, K]), 0, 1), reshape(g, [-1, N])) // (K, B·T) @ (B·T, N)
-            : sumToShape(batchedMatmul(transpose(a, -1, -2), g), b.shape);
-      }
-      return [ga, gb, bias?.requiresGrad ? sumToShape(g, bias.shape) : null];
-    },
-    [a, b],
-  );
+  return out;
 }
 
 /** Whether a's leading dims and rows merge into one strided row dim. */

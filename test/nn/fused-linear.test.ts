@@ -1,5 +1,5 @@
 /**
- * A linear layer's bias added by the matmul kernel (F.linear → matmulBias: one op, one buffer)
+ * A linear layer's bias added by the matmul kernel (F.linear → linearOp: one op, one buffer)
  * against the composite matmul + add (the oracle, `F.setFusedKernels(false)`), on ref, native
  * (when built) and wasm: the same values to the bit (the bias is added after the product, as the
  * separate add does), the same gradients, on folded (B, T, K) inputs, batched non-foldable ones,
@@ -30,7 +30,12 @@ describe('fused linear bias matches matmul + add', () => {
               const x = nb.randn(shape, { dtype, generator: g }).requiresGrad_();
               const w = nb.randn([11, 7], { dtype, generator: g }).requiresGrad_();
               const b = nb.randn([11], { dtype, generator: g }).requiresGrad_();
-              return { outputs: [nb.F.linear(view(x), w, b)], leaves: [x, w, b] };
+              // A weight given as a transposed view, and no bias, go through the same op.
+              const wt = nb.randn([7, 11], { dtype, generator: g }).requiresGrad_();
+              return {
+                outputs: [nb.F.linear(view(x), w, b), nb.F.linear(view(x), wt.mT)],
+                leaves: [x, w, b, wt],
+              };
             };
             const [fused] = compareFused(build, dtype, label);
             const [composite] = withFused(false, () => build().outputs);
@@ -52,6 +57,46 @@ describe('fused linear bias matches matmul + add', () => {
     );
   });
 
+  test('the weight gradient is made in the weight\u2019s layout: no copy into .grad', () => {
+    const x = nb.randn([2, 3, 4]);
+    const w = nb.randn([5, 4], { requiresGrad: true });
+    const b = nb.randn([5], { requiresGrad: true });
+    const kernels = nb.getBackend().kernels as { copy: (...args: never[]) => void };
+    const copy = kernels.copy;
+    let copies = 0;
+    kernels.copy = (...args) => {
+      copies++;
+      copy(...args);
+    };
+    try {
+      nb.F.linear(x, w, b).sum().backward();
+    } finally {
+      kernels.copy = copy;
+    }
+    assert.equal(copies, 0);
+    assert.deepEqual(w.grad!.dataSync(), x.reshape(6, 4).sum(0).expand(5, 4).dataSync());
+  });
+
+  test('second-order gradients match the composite', () => {
+    const run = () => {
+      const g = new nb.Generator(9);
+      const x = nb.randn([3, 4], { dtype: 'float64', generator: g }).requiresGrad_();
+      const w = nb.randn([5, 4], { dtype: 'float64', generator: g }).requiresGrad_();
+      const b = nb.randn([5], { dtype: 'float64', generator: g }).requiresGrad_();
+      nb.F.linear(x, w, b).tanh().sum().backward(undefined, { createGraph: true });
+      const first = [x.grad!, w.grad!, b.grad!];
+      const firstValues = first.map((t) => [...t.dataSync()]);
+      for (const t of [x, w, b]) t.grad = null;
+      first[0]!.pow(2).sum().backward(); // d/d(x, w, b) of |dy/dx|²
+      return [...firstValues, ...[x.grad!, w.grad!, b.grad!].map((t) => [...t.dataSync()])];
+    };
+    const fused = run();
+    const composite = withFused(false, run);
+    fused.forEach((f, i) =>
+      f.forEach((v, j) => assert.ok(Math.abs(v - composite[i]![j]!) < 1e-12)),
+    );
+  });
+
   test('finite differences (float64) through the fused op', () => {
     const [x, w, b] = [
       input([2, 3, 4], { seed: 1 }),
@@ -59,5 +104,6 @@ describe('fused linear bias matches matmul + add', () => {
       input([5], { seed: 3 }),
     ];
     gradcheck((x, w, b) => nb.F.linear(x, w, b).sin(), [x!, w!, b!]);
+    gradcheck((x, w) => nb.F.linear(x, w).sin(), [x!, w!]);
   });
 });
