@@ -82,7 +82,7 @@ function mat(
 
 function attentionCase(rng: Rng, i: number): Case {
   const batch = [[], [3], [2, 3], [1, 2]][i % 4]!;
-  const dims = [1, 3, 5, 17, 32, 33, 64, 70];
+  const dims = [1, 3, 5, 17, 32, 33, 64, 70, 150, 260]; // past the 128-key tiles too
   const L = rng.pick(dims);
   const S = rng.pick(dims);
   const E = rng.pick([1, 4, 7, 8, 16, 33]);

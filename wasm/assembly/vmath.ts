@@ -56,11 +56,11 @@ function k4(k: i32): v128 {
 /**
  * e^(hi + lo) from the rounded n = round((hi + lo)·log2 e) (t = that + ROUND, in float32): the
  * Cephes polynomial on r = hi + lo − n·ln 2, times 2^n. 2^n is two factors 2^(n>>1)·2^(n−(n>>1)),
- * each a normal float for n in [−150, 129]. The rounding by ROUND replaces nearest and trunc_sat
- * (which V8 expands to several instructions each on x64).
+ * each a normal float for n in [−150, 129], or (`wide` false, n in [−126, 127]) one. The rounding by
+ * ROUND replaces nearest and trunc_sat (which V8 expands to several instructions each on x64).
  */
 // @inline
-function expRounded(t: v128, hi: v128, lo: v128, withLo: bool): v128 {
+function expRounded(t: v128, hi: v128, lo: v128, withLo: bool, wide: bool = true): v128 {
   const fn = f32x4.sub(t, k4(K_ROUND));
   let r = f32x4.sub(f32x4.sub(hi, f32x4.mul(fn, k4(K_LN2_HI))), f32x4.mul(fn, k4(K_LN2_LO)));
   if (withLo) r = f32x4.add(r, lo); // (a constant: no branch once inlined, no + 0 without lo)
@@ -73,6 +73,7 @@ function expRounded(t: v128, hi: v128, lo: v128, withLo: bool): v128 {
   const y = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), k4(K_ONE));
   // n in t's low bits: ROUND's own bits shift out of n << 23.
   const n = i32x4.shr_s(i32x4.shl(t, 10), 10);
+  if (!wide) return f32x4.mul(y, i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23));
   const n1 = i32x4.shr_s(n, 1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
   const s2 = i32x4.shl(i32x4.add(i32x4.sub(n, n1), i32x4.splat(127)), 23);
@@ -87,6 +88,17 @@ export function vexp(x: v128): v128 {
   x = f32x4.pmin(f32x4.pmax(x, k4(K_MIN)), k4(K_MAX));
   const t = f32x4.add(f32x4.mul(x, k4(K_LOG2E)), k4(K_ROUND));
   return expRounded(t, x, x, false);
+}
+
+/**
+ * e^x on four lanes for x in [−87, 87] (or NaN, which stays NaN): vexp without its clamping and
+ * with 2^n one factor, a fifth fewer instructions. For the softmax's shifted scores (x ≤ 0 up to
+ * rounding, and floored by the caller).
+ */
+// @inline
+export function vexpSmall(x: v128): v128 {
+  const t = f32x4.add(f32x4.mul(x, k4(K_LOG2E)), k4(K_ROUND));
+  return expRounded(t, x, x, false, false);
 }
 
 /**
