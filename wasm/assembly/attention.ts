@@ -12,7 +12,7 @@
  */
 
 import { madd, storeTile, transposeStore } from './simd';
-import { vexp, vexpSmall } from './vmath';
+import { EXP_CONSTANT_BYTES, placeExpConstants, vexp, vexpSmall } from './vmath';
 
 // Parameter block: i32 words, then two f64. Keep in step with src/backend/wasm/attention.ts.
 const P_L = 0;
@@ -99,7 +99,7 @@ export function attentionScratchBytes(L: i32, S: i32, E: i32, Ev: i32, backward:
       32 + // edge tile
       9 * SLACK; // one per block (take), nine blocks
   }
-  return floats * 4 + 16 * 12; // and each block's alignment
+  return floats * 4 + 16 * 12 + EXP_CONSTANT_BYTES; // each block's alignment, e^x's constants
 }
 
 /** Bump allocation inside a scratch block (16-byte aligned). */
@@ -475,6 +475,27 @@ function expRow(row: usize, n4: i32, shift: f32): f32 {
   );
 }
 
+/**
+ * ln x for a positive normal x (a row sum of the softmax: ≥ 1), to about 1e-15: x = m·2^e with m in
+ * [√½, √2), ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| < 0.172, by its series. Not Math.log:
+ * AssemblyScript's reads tables from static data, which the relaxed-SIMD build may not have.
+ */
+function logPositive(x: f64): f64 {
+  const bits = reinterpret<u64>(x);
+  let e = <i32>(bits >> 52) - 1023;
+  let m = reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000);
+  if (m > Math.SQRT2) {
+    m *= 0.5;
+    e++;
+  }
+  const s = (m - 1) / (m + 1);
+  const z = s * s;
+  const series =
+    1 +
+    z * (1.0 / 3 + z * (1.0 / 5 + z * (1.0 / 7 + z * (1.0 / 9 + z * (1.0 / 11 + z * (1.0 / 13))))));
+  return <f64>e * Math.LN2 + 2 * s * series;
+}
+
 /** Reads the masks' addresses and the flags for batch entry `b` of the table. */
 function setMasks(params: usize, entry: usize): void {
   flags = load<i32>(params + P_FLAGS);
@@ -502,6 +523,8 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
   const Ev = load<i32>(params + P_EV);
   const scale = <f32>load<f64>(params + P_SCALE);
   cursor = (scratch + 15) & ~(<usize>15);
+  placeExpConstants(cursor); // (the relaxed-SIMD build's: it has no static data)
+  cursor += EXP_CONSTANT_BYTES;
   const qs = take((L + 4) * E);
   const kt = take(E * S);
   const vp = take((S + 4) * Ev);
@@ -633,7 +656,7 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
           for (let c = 0; c < Ev; c++) {
             store<f32>(o + ((<usize>c) << 2), load<f32>(ar + ((<usize>c) << 2)) * inv);
           }
-          store<f32>(pl, <f32>(<f64>load<f32>(rowMax + ((<usize>r) << 2)) + Math.log(<f64>l)));
+          store<f32>(pl, <f32>(<f64>load<f32>(rowMax + ((<usize>r) << 2)) + logPositive(<f64>l)));
         }
       }
     }
@@ -647,6 +670,8 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
   const Ev = load<i32>(params + P_EV);
   const scale = <f32>load<f64>(params + P_SCALE);
   cursor = (scratch + 15) & ~(<usize>15);
+  placeExpConstants(cursor); // (the relaxed-SIMD build's: it has no static data)
+  cursor += EXP_CONSTANT_BYTES;
   const qs4 = take((L + 4) * E);
   const qs = take((L + 4) * E);
   const kp = take((S + 4) * E);

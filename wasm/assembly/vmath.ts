@@ -21,23 +21,50 @@ const ROUND: f32 = 12582912.0;
  * e^x's constants, read with a load-splat (one instruction) where it runs: V8 builds each f32x4
  * constant anew at every use, in three instructions (half of e^x's), and hoists none out of loops;
  * Binaryen would fold constants kept in locals back into their uses. Measured 16% faster on the
- * attention forward (e^x over the scores).
+ * attention forward (e^x over the scores). Static data in the main module; the relaxed-SIMD
+ * companion may have none (it shares the main module's memory), so its kernels write them into
+ * their scratch first (`placeExpConstants`) and read them from there.
  */
-const EXP_CONSTANTS = memory.data<f32>([
-  ROUND,
-  LN2_HI,
-  LN2_LO,
-  LOG2E,
-  1.6666665459e-1,
-  5.0000001201e-1,
-  8.3334519073e-3,
-  4.1665795894e-2,
-  1.98756915e-4,
-  1.3981999507e-3,
-  1,
-  -104,
-  89,
-]);
+const EXP_STATIC: usize = ASC_FEATURE_RELAXED_SIMD
+  ? 0
+  : memory.data<f32>([
+      ROUND,
+      LN2_HI,
+      LN2_LO,
+      LOG2E,
+      1.6666665459e-1,
+      5.0000001201e-1,
+      8.3334519073e-3,
+      4.1665795894e-2,
+      1.98756915e-4,
+      1.3981999507e-3,
+      1,
+      -104,
+      89,
+    ]);
+let expConstants: usize = EXP_STATIC;
+
+/** Bytes of scratch `placeExpConstants` takes. */
+export const EXP_CONSTANT_BYTES = 64;
+
+/** In the relaxed companion: writes e^x's constants at `at` and reads them from there on. */
+export function placeExpConstants(at: usize): void {
+  if (!ASC_FEATURE_RELAXED_SIMD) return;
+  store<f32>(at, ROUND);
+  store<f32>(at, LN2_HI, 4);
+  store<f32>(at, LN2_LO, 8);
+  store<f32>(at, LOG2E, 12);
+  store<f32>(at, 1.6666665459e-1, 16);
+  store<f32>(at, 5.0000001201e-1, 20);
+  store<f32>(at, 8.3334519073e-3, 24);
+  store<f32>(at, 4.1665795894e-2, 28);
+  store<f32>(at, 1.98756915e-4, 32);
+  store<f32>(at, 1.3981999507e-3, 36);
+  store<f32>(at, 1, 40);
+  store<f32>(at, -104, 44);
+  store<f32>(at, 89, 48);
+  expConstants = at;
+}
 const K_ROUND = 0;
 const K_LN2_HI = 1;
 const K_LN2_LO = 2;
@@ -50,7 +77,8 @@ const K_MAX = 12;
 /** e^x's constant k on four lanes. */
 // @inline
 function k4(k: i32): v128 {
-  return v128.load32_splat(EXP_CONSTANTS + ((<usize>k) << 2));
+  const base = ASC_FEATURE_RELAXED_SIMD ? expConstants : EXP_STATIC;
+  return v128.load32_splat(base + ((<usize>k) << 2));
 }
 
 /**
