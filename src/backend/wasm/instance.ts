@@ -11,8 +11,8 @@
  * asynchronously, and the kernels run the reference kernels until it is done.
  *
  * Where the runtime validates relaxed SIMD, the relaxed-SIMD companion module (wasm/assembly/
- * relaxed.ts: the GEMM with fused multiply-adds) is instantiated over the same memory and its GEMM
- * used instead of the main module's.
+ * relaxed.ts: the GEMM and the fused attention with fused multiply-adds) is instantiated over the
+ * same memory and its kernels used instead of the main module's.
  */
 import { KERNELS_WASM_BASE64, RELAXED_WASM_BASE64 } from './binary.js';
 
