@@ -15,9 +15,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const SOURCE = 'wasm/assembly/index.ts';
 // The kernels that gain from relaxed SIMD's fused multiply-add (wasm/assembly/relaxed.ts), built
 // again with it as a small companion module over the main module's memory. Why not the whole
-// kernel set twice: that would double binary.ts (~125 KB of base64) for what only the GEMM uses
-// today; the companion adds ~7 KB of base64 (two 2.5 KB builds: own memory and shared), and a
-// kernel that adopts simd.ts's `madd` joins it by being exported from relaxed.ts.
+// kernel set twice: that would double binary.ts (~115 KB of base64) for what only the GEMM and the
+// fused attention use; the companion adds ~27 KB of base64 (two 10 KB builds: own memory and
+// shared), and a kernel that adopts simd.ts's `madd` joins it by being exported from relaxed.ts.
 export const RELAXED_SOURCE = 'wasm/assembly/relaxed.ts';
 export const OUTPUT = 'src/backend/wasm/binary.ts';
 

@@ -10,6 +10,9 @@ import assert from 'node:assert/strict';
 import type { AttentionParams, Kernels, View } from '../../src/backend/backend.js';
 import { refBackend } from '../../src/backend/ref/index.js';
 import { wasmBackend } from '../../src/backend/wasm/index.js';
+import { attentionTuning } from '../../src/backend/wasm/attention.js';
+import { kernelsOrNull, relaxedGemm } from '../../src/backend/wasm/instance.js';
+import { enableRelaxedSimd } from '../../src/backend/wasm/node/relaxed-simd.js';
 import { wasmKernelCalls, wasmTuning } from '../../src/backend/wasm/instance.js';
 import { newRefStorage } from '../../src/backend/ref/storage.js';
 import {
@@ -82,7 +85,7 @@ function mat(
 
 function attentionCase(rng: Rng, i: number): Case {
   const batch = [[], [3], [2, 3], [1, 2]][i % 4]!;
-  const dims = [1, 3, 5, 17, 32, 33, 64, 70];
+  const dims = [1, 3, 5, 17, 32, 33, 64, 70, 150, 260]; // past the 128-key tiles too
   const L = rng.pick(dims);
   const S = rng.pick(dims);
   const E = rng.pick([1, 4, 7, 8, 16, 33]);
@@ -125,56 +128,80 @@ function attentionCase(rng: Rng, i: number): Case {
   };
 }
 
-describe('attention', () => {
-  test('forward: odd sizes, strided and broadcast operands, masks, causal offsets', () => {
-    const rng = new Rng(50);
-    for (let i = 0; i < 60; i++) {
-      const c = attentionCase(rng, i);
-      const what = `forward #${i} batch ${c.batch} L ${c.L} S ${c.S} E ${c.E} Ev ${c.Ev} causal ${c.params.causalOffset}`;
-      const used = compare(
-        [outView('float32', [...c.batch, c.L, c.Ev]), outView('float32', [...c.batch, c.L])],
-        (kk, [o, l]) => kk.attentionForward(c.q, c.k, c.v, c.allowed, c.bias, c.params, o!, l!),
-        what,
-      );
-      assert.ok(used, what);
+function attentionRandomCases(relaxedSimd: boolean): void {
+  const tag = relaxedSimd ? '' : ' (main module, no relaxed SIMD)';
+  const run = (f: () => void): void => {
+    attentionTuning.relaxedSimd = relaxedSimd;
+    try {
+      f();
+    } finally {
+      attentionTuning.relaxedSimd = true;
     }
-  });
+  };
+  test(`forward: odd sizes, strided and broadcast operands, masks, causal offsets${tag}`, () =>
+    run(() => {
+      const rng = new Rng(50);
+      for (let i = 0; i < 60; i++) {
+        const c = attentionCase(rng, i);
+        const what = `forward #${i} batch ${c.batch} L ${c.L} S ${c.S} E ${c.E} Ev ${c.Ev} causal ${c.params.causalOffset}`;
+        const used = compare(
+          [outView('float32', [...c.batch, c.L, c.Ev]), outView('float32', [...c.batch, c.L])],
+          (kk, [o, l]) => kk.attentionForward(c.q, c.k, c.v, c.allowed, c.bias, c.params, o!, l!),
+          what,
+        );
+        assert.ok(used, what);
+      }
+    }));
 
-  test('backward: odd sizes, strided and broadcast operands, masks, causal offsets', () => {
-    const rng = new Rng(51);
-    for (let i = 0; i < 60; i++) {
-      const c = attentionCase(rng, i);
-      const out = outView('float32', [...c.batch, c.L, c.Ev]);
-      const lse = outView('float32', [...c.batch, c.L]);
-      ref.attentionForward(c.q, c.k, c.v, c.allowed, c.bias, c.params, out, lse);
-      const g = mat(rng, c.batch, c.L, c.Ev, 'any', []);
-      const what = `backward #${i} batch ${c.batch} L ${c.L} S ${c.S} E ${c.E} Ev ${c.Ev} causal ${c.params.causalOffset}`;
-      const used = compare(
-        [
-          outView('float32', [...c.batch, c.L, c.E]),
-          outView('float32', [...c.batch, c.S, c.E]),
-          outView('float32', [...c.batch, c.S, c.Ev]),
-        ],
-        (kk, [dq, dk, dv]) =>
-          kk.attentionBackward(
-            c.q,
-            c.k,
-            c.v,
-            c.allowed,
-            c.bias,
-            c.params,
-            out,
-            lse,
-            g,
-            dq!,
-            dk!,
-            dv!,
-          ),
-        what,
-      );
-      assert.ok(used, what);
-    }
+  test(`backward: odd sizes, strided and broadcast operands, masks, causal offsets${tag}`, () =>
+    run(() => {
+      const rng = new Rng(51);
+      for (let i = 0; i < 60; i++) {
+        const c = attentionCase(rng, i);
+        const out = outView('float32', [...c.batch, c.L, c.Ev]);
+        const lse = outView('float32', [...c.batch, c.L]);
+        ref.attentionForward(c.q, c.k, c.v, c.allowed, c.bias, c.params, out, lse);
+        const g = mat(rng, c.batch, c.L, c.Ev, 'any', []);
+        const what = `backward #${i} batch ${c.batch} L ${c.L} S ${c.S} E ${c.E} Ev ${c.Ev} causal ${c.params.causalOffset}`;
+        const used = compare(
+          [
+            outView('float32', [...c.batch, c.L, c.E]),
+            outView('float32', [...c.batch, c.S, c.E]),
+            outView('float32', [...c.batch, c.S, c.Ev]),
+          ],
+          (kk, [dq, dk, dv]) =>
+            kk.attentionBackward(
+              c.q,
+              c.k,
+              c.v,
+              c.allowed,
+              c.bias,
+              c.params,
+              out,
+              lse,
+              g,
+              dq!,
+              dk!,
+              dv!,
+            ),
+          what,
+        );
+        assert.ok(used, what);
+      }
+    }));
+}
+
+// Node's V8 flag for relaxed SIMD, before the kernels compile (as the Node entry does).
+const relaxedAvailable = enableRelaxedSimd();
+
+describe('attention', () => {
+  test('in Node the relaxed-SIMD companion has the attention kernels', () => {
+    assert.equal(relaxedAvailable, true);
+    kernelsOrNull(); // compiled on first use
+    assert.equal(typeof relaxedGemm()?.attentionBackward, 'function');
   });
+  // The relaxed-SIMD companion's kernels (fused multiply-adds), and the main module's.
+  for (const relaxedSimd of [true, false]) attentionRandomCases(relaxedSimd);
 
   test('q, k, v as views of one projection (B, T, 3, H, D), causal, as in the GPT', () => {
     const rng = new Rng(52);

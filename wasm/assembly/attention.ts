@@ -1,10 +1,9 @@
 /**
  * Fused float32 attention (FlashAttention's forward with an online softmax, FlashAttention-2's
  * backward), with the semantics of the reference kernels (src/backend/ref/attention.ts): per batch
- * entry, q (pre-multiplied by the scale), k and v are packed into contiguous panels, and the
- * (L, S) scores exist one BQ × BK tile at a time. Every product of tiles (q·kᵀ, p·v, pᵀ·dO, dO·vᵀ,
- * dS·k, dSᵀ·q) runs through one 4×8 f32x4 micro-kernel (as in gemm.ts), the softmax steps four
- * lanes at a time.
+ * entry, q (pre-multiplied by the scale), k and v are packed, and the (L, S) scores exist one tile
+ * of up to TILE keys at a time. Every product of tiles (q·kᵀ, p·v, pᵀ·dO, dO·vᵀ, dS·k, dSᵀ·q) runs
+ * through a 4×8 f32x4 micro-kernel (as in gemm.ts), the softmax steps four lanes at a time.
  *
  * The arguments are a parameter block (offsets P_* below, written by src/backend/wasm/attention.ts)
  * and a range of batch entries [b0, b1) with its own scratch, so that ranges can run on separate
@@ -12,9 +11,8 @@
  * and its gradient (T_* words of 8).
  */
 
-import { transpose } from './elementwise';
-import { madd, storeTile } from './simd';
-import { vexp } from './vmath';
+import { madd, storeTile, transposeStore } from './simd';
+import { EXP_CONSTANT_BYTES, placeExpConstants, vexp, vexpSmall } from './vmath';
 
 // Parameter block: i32 words, then two f64. Keep in step with src/backend/wasm/attention.ts.
 const P_L = 0;
@@ -52,14 +50,20 @@ const T_G = 6;
 const T_WORDS = 8;
 
 /**
- * Query rows and key rows per tile (multiples of 4 and 8) of the backward, and of the forward (whose
- * tile of scores is wider: fewer rescalings of the online softmax, and with the causal mask skipping
- * inside tiles, no more work; measured 6% faster than 32 on the GPT's T = 128).
+ * Keys per tile, and the row stride of the scores tiles: the micro-kernel reads four rows of a tile
+ * at constant offsets. GPT-sized sequences (T ≤ 128) then fit one tile: each product of the
+ * backward runs once over its whole depth, instead of accumulating tile by tile (with the
+ * micro-kernels below, the GPT's backward measured 1.17× faster than with 32 × 32 tiles and four A
+ * addresses); the tiles stay small (two of 18 KiB in the backward). 64 query rows per tile
+ * measured no faster.
  */
-const BQ = 32;
-const BK = 32;
+const TILE = 128;
+/**
+ * Query rows per tile of the forward (wider rows of scores mean fewer rescalings of the online
+ * softmax) and of the backward (a multiple of 4: the packed panels below).
+ */
 const FBQ = 32;
-const FBK = 128;
+const BQ = 32;
 /** Floats of slack after each panel: the micro-kernel reads up to 3 rows and 7 columns past. */
 const SLACK = 64;
 
@@ -76,28 +80,28 @@ export function attentionScratchBytes(L: i32, S: i32, E: i32, Ev: i32, backward:
   let floats: i32;
   if (backward) {
     floats =
-      (L + 4) * E + // qs
+      (L + 4) * E * 2 + // qs: panels and rows
       (S + 4) * E + // k
       E * S + // kᵀ
       Ev * S + // vᵀ
-      (L + 4) * Ev + // dO
+      (L + 4) * Ev * 2 + // dO: panels and rows
       L + // D
-      2 * (BQ + 4) * BK + // p, dS tiles
+      2 * (BQ + 4) * TILE + // p, dS tiles
       BQ + // ends
       32 + // edge tile
-      10 * SLACK; // one per block (take), ten blocks
+      12 * SLACK; // one per block (take), twelve blocks
   } else {
     floats =
-      (L + 4) * E + // qs
+      (L + 4) * E + // qs panels
       E * S + // kᵀ
       (S + 4) * Ev + // v
-      (FBQ + 4) * FBK + // scores / p tile
+      (FBQ + 4) * TILE + // scores / p tile
       FBQ * Ev + // accumulators
       3 * FBQ + // row max, row sum, ends
       32 + // edge tile
       9 * SLACK; // one per block (take), nine blocks
   }
-  return floats * 4 + 16 * 10; // and each block's alignment
+  return floats * 4 + 16 * 12 + EXP_CONSTANT_BYTES; // each block's alignment, e^x's constants
 }
 
 /** Bump allocation inside a scratch block (16-byte aligned). */
@@ -109,8 +113,12 @@ function take(floats: i32): usize {
 }
 
 /**
- * Copies the (R, C) matrix at `src` (strides sr, sc in elements) into dst, row-major with row
- * stride ld, times `factor`.
+ * Packs the (R, C) matrix at `src` (strides sr, sc in elements) times `factor`, in one pass over
+ * it: a row-major copy at `rows` (row stride C; none when 0), and groups of four rows column by
+ * column at `t` (none when 0): rows 4g … 4g + 3 of column c are the four floats at t + 4·(g·tg +
+ * c·tc). With tg = 4, tc = R that is the transpose (R a multiple of 4 or not); with tg = 4·C,
+ * tc = 4 the panels the micro-kernel reads four rows of per step, and then a last partial group is
+ * padded with zero rows (`pad`).
  */
 function pack(
   src: usize,
@@ -118,65 +126,77 @@ function pack(
   sc: i32,
   R: i32,
   C: i32,
-  dst: usize,
-  ld: i32,
   factor: f32,
+  rows: usize,
+  t: usize,
+  tg: i32,
+  tc: i32,
+  pad: bool,
 ): void {
   const srb = (<usize>sr) << 2;
   const scb = (<usize>sc) << 2;
+  const tgb = (<usize>tg) << 2;
+  const tcb = (<usize>tc) << 2;
+  const ldr = (<usize>C) << 2;
   const f = f32x4.splat(factor);
-  for (let r = 0; r < R; r++) {
-    let s = src + <usize>r * srb;
-    let d = dst + ((<usize>r * <usize>ld) << 2);
-    let c = 0;
-    if (sc == 1) {
+  let r = 0;
+  if (sc == 1) {
+    // 4×4 blocks: four row vectors, copied and transposed into four column vectors.
+    for (; r + 4 <= R; r += 4) {
+      const s = src + <usize>r * srb;
+      const d = rows + <usize>r * ldr;
+      const g = t + <usize>(r >> 2) * tgb;
+      let c = 0;
       for (; c + 4 <= C; c += 4) {
-        v128.store(d, f32x4.mul(v128.load(s), f));
-        s += 16;
-        d += 16;
+        const o = (<usize>c) << 2;
+        const r0 = f32x4.mul(v128.load(s + o), f);
+        const r1 = f32x4.mul(v128.load(s + srb + o), f);
+        const r2 = f32x4.mul(v128.load(s + 2 * srb + o), f);
+        const r3 = f32x4.mul(v128.load(s + 3 * srb + o), f);
+        if (rows) {
+          v128.store(d + o, r0);
+          v128.store(d + ldr + o, r1);
+          v128.store(d + 2 * ldr + o, r2);
+          v128.store(d + 3 * ldr + o, r3);
+        }
+        if (t) transposeStore(g + <usize>c * tcb, tcb, r0, r1, r2, r3);
+      }
+      for (; c < C; c++) {
+        for (let q = 0; q < 4; q++) {
+          const x = load<f32>(s + <usize>q * srb + ((<usize>c) << 2)) * factor;
+          if (rows) store<f32>(d + <usize>q * ldr + ((<usize>c) << 2), x);
+          if (t) store<f32>(g + <usize>c * tcb + ((<usize>q) << 2), x);
+        }
       }
     }
-    for (; c < C; c++) {
-      store<f32>(d, load<f32>(s) * factor);
-      s += scb;
-      d += 4;
-    }
   }
-}
-
-/**
- * dst (C × R, row stride R) = the transpose of the (R, C) matrix at src (strides sr, sc): in 4×4
- * tiles where its columns are contiguous. Its rows are read 8 columns at a time by the
- * micro-kernel, past the end of each into the next (or the slack): no padding is needed.
- */
-function packT(src: usize, sr: i32, sc: i32, R: i32, C: i32, dst: usize): void {
-  if (sc == 1) {
-    transpose(C, R, src, sr, dst);
-    return;
-  }
-  const srb = (<usize>sr) << 2;
-  const scb = (<usize>sc) << 2;
-  const ldb = (<usize>R) << 2;
-  for (let r = 0; r < R; r++) {
-    let s = src + <usize>r * srb;
-    let d = dst + ((<usize>r) << 2);
+  // What is left, element by element; then the zero rows that complete the last group.
+  const end = pad ? (R + 3) & ~3 : R;
+  for (; r < end; r++) {
+    const s = src + <usize>r * srb;
+    const d = rows + <usize>r * ldr;
+    const g = t + <usize>(r >> 2) * tgb + ((<usize>(r & 3)) << 2);
     for (let c = 0; c < C; c++) {
-      store<f32>(d, load<f32>(s));
-      s += scb;
-      d += ldb;
+      const x = r < R ? load<f32>(s + <usize>c * scb) * factor : 0;
+      if (rows && r < R) store<f32>(d + ((<usize>c) << 2), x);
+      if (t) store<f32>(g + <usize>c * tcb, x);
     }
   }
 }
 
-/**
- * C[4×8] (+)= A·B over k steps: A's rows at a, a + sam, ... (bytes), stepping sak per k (A is
- * read one broadcast element at a time, so any strides do); B's rows at b, stepping ldb, eight
- * contiguous columns; C's rows ldc bytes apart.
+/*
+ * The micro-kernels: C[4×8] (+)= A·B over k steps, C's rows ldc bytes apart, B's rows (eight
+ * contiguous columns) at b, stepping ldb bytes. A's four values of a step are read with load-splats
+ * at constant offsets from one address (an offset folds into the load, where each further address
+ * costs an add per step), and the loop runs on B's address alone: with fewer instructions per step
+ * the loop is nearer to being bound by the multiply-adds than by instruction issue. (Two steps per
+ * iteration ran slower: V8 hoists both steps' loads to the top, and the registers spill.)
  */
-function micro(
+
+/** A's four values of a step contiguous at a (packed panels, or 4 keys of a tile row), a += sak. */
+function microPacked(
   k: i32,
   a: usize,
-  sam: usize,
   sak: usize,
   b: usize,
   ldb: usize,
@@ -192,29 +212,62 @@ function micro(
   let c21 = c00;
   let c30 = c00;
   let c31 = c00;
-  let a1 = a + sam;
-  let a2 = a1 + sam;
-  let a3 = a2 + sam;
-  for (let kk = 0; kk < k; kk++) {
+  const end = b + <usize>k * ldb;
+  for (; b < end; b += ldb) {
     const b0 = v128.load(b);
     const b1 = v128.load(b, 16);
     let x = v128.load32_splat(a);
     c00 = madd(x, b0, c00);
     c01 = madd(x, b1, c01);
-    x = v128.load32_splat(a1);
+    x = v128.load32_splat(a, 4);
     c10 = madd(x, b0, c10);
     c11 = madd(x, b1, c11);
-    x = v128.load32_splat(a2);
+    x = v128.load32_splat(a, 8);
     c20 = madd(x, b0, c20);
     c21 = madd(x, b1, c21);
-    x = v128.load32_splat(a3);
+    x = v128.load32_splat(a, 12);
     c30 = madd(x, b0, c30);
     c31 = madd(x, b1, c31);
     a += sak;
-    a1 += sak;
-    a2 += sak;
-    a3 += sak;
-    b += ldb;
+  }
+  storeTile(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31);
+}
+
+/** A is four rows of a scores tile (TILE floats apart) at a, read along them: a += 4 per step. */
+function microTile(
+  k: i32,
+  a: usize,
+  b: usize,
+  ldb: usize,
+  c: usize,
+  ldc: usize,
+  accumulate: bool,
+): void {
+  let c00 = f32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  const end = b + <usize>k * ldb;
+  for (; b < end; b += ldb) {
+    const b0 = v128.load(b);
+    const b1 = v128.load(b, 16);
+    let x = v128.load32_splat(a);
+    c00 = madd(x, b0, c00);
+    c01 = madd(x, b1, c01);
+    x = v128.load32_splat(a, TILE * 4);
+    c10 = madd(x, b0, c10);
+    c11 = madd(x, b1, c11);
+    x = v128.load32_splat(a, TILE * 8);
+    c20 = madd(x, b0, c20);
+    c21 = madd(x, b1, c21);
+    x = v128.load32_splat(a, TILE * 12);
+    c30 = madd(x, b0, c30);
+    c31 = madd(x, b1, c31);
+    a += 4;
   }
   storeTile(c, ldc, accumulate, c00, c01, c10, c11, c20, c21, c30, c31);
 }
@@ -223,31 +276,38 @@ function micro(
 let edge: usize = 0;
 
 /**
- * How mm skips what the causal mask hides inside a tile, from `ends` (i32 per query row r of the
- * tile: keys [0, ends[r]) are visible, non-decreasing in r). The skipped products are zero (the
- * masked probabilities and dS are stored as zeros) or never read: on diagonal tiles about half of
- * the work.
+ * The products' modes: how mm finds A and which micro-kernel reads it, and how it skips what the
+ * causal mask hides inside a tile, from `ends` (i32 per query row r of the tile: keys [0, ends[r])
+ * are visible, non-decreasing in r). The skipped products are zero (the masked probabilities and dS
+ * are stored as zeros) or never read: on diagonal tiles about half of the work.
  */
-/** C (query rows × keys): only the 8-column blocks that some row of the 4-row block sees. */
+/**
+ * C (query rows × keys) = A (query rows, packed in panels of four: `pack` with tg = 4·k, tc = 4) ·
+ * B: only the 8-column blocks that some row of the 4-row block sees.
+ */
 const COLS = 0;
-/** C (query rows) += A (query rows × keys) · B (keys): k runs over the keys the block sees. */
+/**
+ * C (query rows) += A (a scores tile: query rows × keys, row stride TILE) · B (keys): k runs over
+ * the keys the block sees.
+ */
 const KEYS = 1;
-/** C (keys) += A (keys × query rows) · B (query rows): k starts at the first row seeing the block. */
+/**
+ * C (keys) += A (the transpose of a scores tile: keys × query rows) · B (query rows): k starts at
+ * the first row seeing the block.
+ */
 const ROWS = 2;
 
 /**
- * C (m × n, row stride ldc) (+)= A (m × k; element (r, q) at a + 4·(r·sam + q·sak)) · B (k × n,
- * row-major, row stride ldb), less what `mode` skips. Strides in elements. Partial tiles at the
- * edges are computed in the edge tile (reading up to 3 rows of A and 7 columns of B past their
- * ends, which the panels' slack allows) and only their valid corner is stored.
+ * C (m × n, row stride ldc) (+)= A (m × k, laid out as `mode` says) · B (k × n, row-major, row
+ * stride ldb), less what `mode` skips. Strides in elements. Partial tiles at the edges are computed
+ * in the edge tile (reading up to 3 rows of A and 7 columns of B past their ends, which the panels'
+ * slack allows) and only their valid corner is stored.
  */
 function mm(
   m: i32,
   n: i32,
   k: i32,
   a: usize,
-  sam: i32,
-  sak: i32,
   b: usize,
   ldb: i32,
   c: usize,
@@ -256,8 +316,6 @@ function mm(
   mode: i32,
   ends: usize,
 ): void {
-  const samb = (<usize>sam) << 2;
-  const sakb = (<usize>sak) << 2;
   const ldbb = (<usize>ldb) << 2;
   const ldcb = (<usize>ldc) << 2;
   let k0 = 0; // ROWS: the first query row that sees key i (rises with i)
@@ -274,20 +332,30 @@ function mm(
       else k1 = last;
       if (last == 0) continue;
     }
-    const ai = a + <usize>i * samb + <usize>k0 * sakb;
+    // A's rows i … i + 3 at step k0, and its step in bytes.
+    let ai = a + ((<usize>(i * TILE)) << 2); // KEYS
+    let sak: usize = TILE * 4;
+    if (mode == COLS) {
+      ai = a + ((<usize>(i * k)) << 2);
+      sak = 16;
+    } else if (mode == ROWS) {
+      ai = a + ((<usize>(i + k0 * TILE)) << 2);
+    }
     const bi = b + <usize>k0 * ldbb;
     const ci = c + <usize>i * ldcb;
     for (let j = 0; j < nEnd; j += 8) {
       const nr = min(8, n - j);
       const bj = bi + ((<usize>j) << 2);
-      const cij = ci + ((<usize>j) << 2);
-      if (mr == 4 && nr == 8) {
-        micro(k1 - k0, ai, samb, sakb, bj, ldbb, cij, ldcb, accumulate);
-      } else {
-        micro(k1 - k0, ai, samb, sakb, bj, ldbb, edge, 32, false);
+      const whole = mr == 4 && nr == 8;
+      const cij = whole ? ci + ((<usize>j) << 2) : edge;
+      const ld = whole ? ldcb : 32;
+      if (mode == KEYS) microTile(k1 - k0, ai, bj, ldbb, cij, ld, accumulate && whole);
+      else microPacked(k1 - k0, ai, sak, bj, ldbb, cij, ld, accumulate && whole);
+      if (!whole) {
+        const cj = ci + ((<usize>j) << 2);
         for (let r = 0; r < mr; r++) {
           for (let q = 0; q < nr; q++) {
-            const dst = cij + <usize>r * ldcb + ((<usize>q) << 2);
+            const dst = cj + <usize>r * ldcb + ((<usize>q) << 2);
             const v = load<f32>(edge + ((<usize>(r * 8 + q)) << 2));
             store<f32>(dst, accumulate ? load<f32>(dst) + v : v);
           }
@@ -398,7 +466,7 @@ function expRow(row: usize, n4: i32, shift: f32): f32 {
     const p = row + ((<usize>j) << 2);
     const d = f32x4.sub(v128.load(p), s);
     // pmax keeps NaN (which stays NaN, as in ref); lanes below the floor become 0.
-    const e = v128.andnot(vexp(f32x4.pmax(d, floor)), f32x4.lt(d, floor));
+    const e = v128.andnot(vexpSmall(f32x4.pmax(d, floor)), f32x4.lt(d, floor));
     v128.store(p, e);
     sum = f32x4.add(sum, e);
   }
@@ -407,6 +475,27 @@ function expRow(row: usize, n4: i32, shift: f32): f32 {
     f32x4.extract_lane(sum, 1) +
     (f32x4.extract_lane(sum, 2) + f32x4.extract_lane(sum, 3))
   );
+}
+
+/**
+ * ln x for a positive normal x (a row sum of the softmax: ≥ 1), to about 1e-15: x = m·2^e with m in
+ * [√½, √2), ln m = 2·atanh(s), s = (m − 1)/(m + 1), |s| < 0.172, by its series. Not Math.log:
+ * AssemblyScript's reads tables from static data, which the relaxed-SIMD build may not have.
+ */
+function logPositive(x: f64): f64 {
+  const bits = reinterpret<u64>(x);
+  let e = <i32>(bits >> 52) - 1023;
+  let m = reinterpret<f64>((bits & 0x000fffffffffffff) | 0x3ff0000000000000);
+  if (m > Math.SQRT2) {
+    m *= 0.5;
+    e++;
+  }
+  const s = (m - 1) / (m + 1);
+  const z = s * s;
+  const series =
+    1 +
+    z * (1.0 / 3 + z * (1.0 / 5 + z * (1.0 / 7 + z * (1.0 / 9 + z * (1.0 / 11 + z * (1.0 / 13))))));
+  return <f64>e * Math.LN2 + 2 * s * series;
 }
 
 /** Reads the masks' addresses and the flags for batch entry `b` of the table. */
@@ -436,10 +525,12 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
   const Ev = load<i32>(params + P_EV);
   const scale = <f32>load<f64>(params + P_SCALE);
   cursor = (scratch + 15) & ~(<usize>15);
+  placeExpConstants(cursor); // (the relaxed-SIMD build's: it has no static data)
+  cursor += EXP_CONSTANT_BYTES;
   const qs = take((L + 4) * E);
   const kt = take(E * S);
   const vp = take((S + 4) * Ev);
-  const tile = take((FBQ + 4) * FBK);
+  const tile = take((FBQ + 4) * TILE);
   const acc = take(FBQ * Ev);
   const rowMax = take(FBQ);
   const rowSum = take(FBQ);
@@ -450,23 +541,32 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
   const lse = <usize>load<i32>(params + P_LSE);
   for (let b = b0; b < b1; b++) {
     const entry = table + <usize>(b * T_WORDS * 4);
+    // qs in panels of four rows (the A of q·kᵀ), kᵀ, v row-major.
     pack(
       matrix(params, entry, P_Q, T_Q),
       stride(params, P_Q, 1),
       stride(params, P_Q, 2),
       L,
       E,
-      qs,
-      E,
       scale,
+      0,
+      qs,
+      4 * E,
+      4,
+      true,
     );
-    packT(
+    pack(
       matrix(params, entry, P_K, T_K),
       stride(params, P_K, 1),
       stride(params, P_K, 2),
       S,
       E,
+      1,
+      0,
       kt,
+      4,
+      S,
+      false,
     );
     pack(
       matrix(params, entry, P_V, T_V),
@@ -474,9 +574,12 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
       stride(params, P_V, 2),
       S,
       Ev,
-      vp,
-      Ev,
       1,
+      vp,
+      0,
+      0,
+      0,
+      false,
     );
     setMasks(params, entry);
     for (let i0 = 0; i0 < L; i0 += FBQ) {
@@ -486,27 +589,25 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
         store<f32>(rowSum + ((<usize>r) << 2), 0);
       }
       memory.fill(acc, 0, (<usize>(ni * Ev)) << 2);
-      for (let j0 = 0; j0 < S; j0 += FBK) {
+      for (let j0 = 0; j0 < S; j0 += TILE) {
         if (tileHidden(i0 + ni, j0)) break;
-        const nj = min(FBK, S - j0);
+        const nj = min(TILE, S - j0);
         tileEnds(ends, i0, ni, j0, nj);
         mm(
           ni,
           nj,
           E,
           qs + ((<usize>(i0 * E)) << 2),
-          E,
-          1,
           kt + ((<usize>j0) << 2),
           S,
           tile,
-          FBK,
+          TILE,
           false,
           COLS,
           ends,
         );
         for (let r = 0; r < ni; r++) {
-          const row = tile + ((<usize>(r * FBK)) << 2);
+          const row = tile + ((<usize>(r * TILE)) << 2);
           const jc = load<i32>(ends + ((<usize>r) << 2));
           const reach = rowReach(ends, r, ni);
           const mb = jc > 0 ? maskRow(row, i0 + r, j0, jc) : -Infinity;
@@ -540,7 +641,7 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
           store<f32>(ps, load<f32>(ps) + expRow(row, up4(jc), load<f32>(pm)));
           fillRow(row, up4(jc), reach, 0);
         }
-        mm(ni, Ev, nj, tile, FBK, 1, vp + ((<usize>(j0 * Ev)) << 2), Ev, acc, Ev, true, KEYS, ends);
+        mm(ni, Ev, nj, tile, vp + ((<usize>(j0 * Ev)) << 2), Ev, acc, Ev, true, KEYS, ends);
       }
       for (let r = 0; r < ni; r++) {
         const i = i0 + r;
@@ -557,7 +658,7 @@ export function attentionForward(params: usize, b0: i32, b1: i32, scratch: usize
           for (let c = 0; c < Ev; c++) {
             store<f32>(o + ((<usize>c) << 2), load<f32>(ar + ((<usize>c) << 2)) * inv);
           }
-          store<f32>(pl, <f32>(<f64>load<f32>(rowMax + ((<usize>r) << 2)) + Math.log(<f64>l)));
+          store<f32>(pl, <f32>(<f64>load<f32>(rowMax + ((<usize>r) << 2)) + logPositive(<f64>l)));
         }
       }
     }
@@ -571,14 +672,18 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
   const Ev = load<i32>(params + P_EV);
   const scale = <f32>load<f64>(params + P_SCALE);
   cursor = (scratch + 15) & ~(<usize>15);
+  placeExpConstants(cursor); // (the relaxed-SIMD build's: it has no static data)
+  cursor += EXP_CONSTANT_BYTES;
+  const qs4 = take((L + 4) * E);
   const qs = take((L + 4) * E);
   const kp = take((S + 4) * E);
   const kt = take(E * S);
   const vt = take(Ev * S);
+  const go4 = take((L + 4) * Ev);
   const go = take((L + 4) * Ev);
   const D = take(L);
-  const pt = take((BQ + 4) * BK);
-  const ds = take((BQ + 4) * BK);
+  const pt = take((BQ + 4) * TILE);
+  const ds = take((BQ + 4) * TILE);
   const ends = take(BQ);
   edge = take(32);
   const table = <usize>load<i32>(params + P_TABLE);
@@ -590,28 +695,46 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
   const soc = stride(params, P_O, 2);
   for (let b = b0; b < b1; b++) {
     const entry = table + <usize>(b * T_WORDS * 4);
-    const kb = matrix(params, entry, P_K, T_K);
-    const skr = stride(params, P_K, 1);
-    const skc = stride(params, P_K, 2);
+    // qs and dO row-major (the B of dSᵀ·qs, pᵀ·dO) and in panels (the A of qs·kᵀ, dO·vᵀ); k
+    // row-major (the B of dS·k) and transposed (the B of qs·kᵀ); vᵀ (the B of dO·vᵀ).
     pack(
       matrix(params, entry, P_Q, T_Q),
       stride(params, P_Q, 1),
       stride(params, P_Q, 2),
       L,
       E,
-      qs,
-      E,
       scale,
+      qs,
+      qs4,
+      4 * E,
+      4,
+      true,
     );
-    pack(kb, skr, skc, S, E, kp, E, 1);
-    packT(kb, skr, skc, S, E, kt);
-    packT(
+    pack(
+      matrix(params, entry, P_K, T_K),
+      stride(params, P_K, 1),
+      stride(params, P_K, 2),
+      S,
+      E,
+      1,
+      kp,
+      kt,
+      4,
+      S,
+      false,
+    );
+    pack(
       matrix(params, entry, P_V, T_V),
       stride(params, P_V, 1),
       stride(params, P_V, 2),
       S,
       Ev,
+      1,
+      0,
       vt,
+      4,
+      S,
+      false,
     );
     pack(
       matrix(params, entry, P_G, T_G),
@@ -619,9 +742,12 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
       stride(params, P_G, 2),
       L,
       Ev,
-      go,
-      Ev,
       1,
+      go,
+      go4,
+      4 * Ev,
+      4,
+      true,
     );
     // D_i = rowsum(dO ∘ O) = Σ_j P_ij·dP_ij, the softmax backward's correction term.
     const ob = matrix(params, entry, P_O, T_O);
@@ -654,8 +780,8 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
     memory.fill(dv, 0, (<usize>(S * Ev)) << 2);
     const lb = lse + ((<usize>(b * L)) << 2);
     // Key blocks outside, query blocks inside: dk, dv of a key block are finished in one sweep.
-    for (let j0 = 0; j0 < S; j0 += BK) {
-      const nj = min(BK, S - j0);
+    for (let j0 = 0; j0 < S; j0 += TILE) {
+      const nj = min(TILE, S - j0);
       for (let i0 = 0; i0 < L; i0 += BQ) {
         const ni = min(BQ, L - i0);
         if (tileHidden(i0 + ni, j0)) continue;
@@ -664,20 +790,18 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
           ni,
           nj,
           E,
-          qs + ((<usize>(i0 * E)) << 2),
-          E,
-          1,
+          qs4 + ((<usize>(i0 * E)) << 2),
           kt + ((<usize>j0) << 2),
           S,
           pt,
-          BK,
+          TILE,
           false,
           COLS,
           ends,
         );
         let any = false;
         for (let r = 0; r < ni; r++) {
-          const row = pt + ((<usize>(r * BK)) << 2);
+          const row = pt + ((<usize>(r * TILE)) << 2);
           const jc = load<i32>(ends + ((<usize>r) << 2));
           // A fully masked row (lse −∞) or one with nothing visible here: no gradient.
           const li = load<f32>(lb + ((<usize>(i0 + r)) << 2));
@@ -695,8 +819,6 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
           Ev,
           ni,
           pt,
-          1,
-          BK,
           go + ((<usize>(i0 * Ev)) << 2),
           Ev,
           dv + ((<usize>(j0 * Ev)) << 2),
@@ -710,20 +832,18 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
           ni,
           nj,
           Ev,
-          go + ((<usize>(i0 * Ev)) << 2),
-          Ev,
-          1,
+          go4 + ((<usize>(i0 * Ev)) << 2),
           vt + ((<usize>j0) << 2),
           S,
           ds,
-          BK,
+          TILE,
           false,
           COLS,
           ends,
         );
         for (let r = 0; r < ni; r++) {
-          const pr = pt + ((<usize>(r * BK)) << 2);
-          const dr = ds + ((<usize>(r * BK)) << 2);
+          const pr = pt + ((<usize>(r * TILE)) << 2);
+          const dr = ds + ((<usize>(r * TILE)) << 2);
           const di = f32x4.splat(load<f32>(D + ((<usize>(i0 + r)) << 2)));
           const jc = load<i32>(ends + ((<usize>r) << 2));
           for (let j = 0; j < jc; j += 4) {
@@ -739,8 +859,6 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
           E,
           nj,
           ds,
-          BK,
-          1,
           kp + ((<usize>(j0 * E)) << 2),
           E,
           dq + ((<usize>(i0 * E)) << 2),
@@ -754,8 +872,6 @@ export function attentionBackward(params: usize, b0: i32, b1: i32, scratch: usiz
           E,
           ni,
           ds,
-          1,
-          BK,
           qs + ((<usize>(i0 * E)) << 2),
           E,
           dk + ((<usize>(j0 * E)) << 2),

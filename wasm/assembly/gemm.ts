@@ -17,7 +17,7 @@
  * TypeScript side) copies the operands in, provides the scratch for the packed panels
  * (gemmScratchBytes) and copies the result out.
  */
-import { madd, storeTile } from './simd';
+import { madd, storeTile, transposeStore } from './simd';
 
 const MR = 4; // rows of the micro-tile
 const NR = 8; // columns of the micro-tile (two f32x4)
@@ -101,19 +101,6 @@ export function gemm(
       }
     }
   }
-}
-
-/** Rows 0..3 of the 4×4 transpose of the rows r0..r3 (lane i of row j goes to lane j of row i). */
-// @inline
-function transposeStore(d: usize, step: usize, r0: v128, r1: v128, r2: v128, r3: v128): void {
-  const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
-  const t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
-  const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
-  const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
-  v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
-  v128.store(d + step, i64x2.shuffle(t0, t1, 1, 3));
-  v128.store(d + 2 * step, i64x2.shuffle(t2, t3, 0, 2));
-  v128.store(d + 3 * step, i64x2.shuffle(t2, t3, 1, 3));
 }
 
 /**

@@ -48,3 +48,23 @@ export function storeTile(
   v128.store(c + 3 * ldc, c30);
   v128.store(c + 3 * ldc, c31, 16);
 }
+
+/** Rows 0..3 of the 4×4 transpose of the rows r0..r3 (lane i of row j goes to lane j of row i). */
+// @inline
+export function transposeStore(
+  d: usize,
+  step: usize,
+  r0: v128,
+  r1: v128,
+  r2: v128,
+  r3: v128,
+): void {
+  const t0 = i32x4.shuffle(r0, r1, 0, 4, 1, 5);
+  const t1 = i32x4.shuffle(r2, r3, 0, 4, 1, 5);
+  const t2 = i32x4.shuffle(r0, r1, 2, 6, 3, 7);
+  const t3 = i32x4.shuffle(r2, r3, 2, 6, 3, 7);
+  v128.store(d, i64x2.shuffle(t0, t1, 0, 2));
+  v128.store(d + step, i64x2.shuffle(t0, t1, 1, 3));
+  v128.store(d + 2 * step, i64x2.shuffle(t2, t3, 0, 2));
+  v128.store(d + 3 * step, i64x2.shuffle(t2, t3, 1, 3));
+}

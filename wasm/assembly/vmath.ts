@@ -21,23 +21,50 @@ const ROUND: f32 = 12582912.0;
  * e^x's constants, read with a load-splat (one instruction) where it runs: V8 builds each f32x4
  * constant anew at every use, in three instructions (half of e^x's), and hoists none out of loops;
  * Binaryen would fold constants kept in locals back into their uses. Measured 16% faster on the
- * attention forward (e^x over the scores).
+ * attention forward (e^x over the scores). Static data in the main module; the relaxed-SIMD
+ * companion may have none (it shares the main module's memory), so its kernels write them into
+ * their scratch first (`placeExpConstants`) and read them from there.
  */
-const EXP_CONSTANTS = memory.data<f32>([
-  ROUND,
-  LN2_HI,
-  LN2_LO,
-  LOG2E,
-  1.6666665459e-1,
-  5.0000001201e-1,
-  8.3334519073e-3,
-  4.1665795894e-2,
-  1.98756915e-4,
-  1.3981999507e-3,
-  1,
-  -104,
-  89,
-]);
+const EXP_STATIC: usize = ASC_FEATURE_RELAXED_SIMD
+  ? 0
+  : memory.data<f32>([
+      ROUND,
+      LN2_HI,
+      LN2_LO,
+      LOG2E,
+      1.6666665459e-1,
+      5.0000001201e-1,
+      8.3334519073e-3,
+      4.1665795894e-2,
+      1.98756915e-4,
+      1.3981999507e-3,
+      1,
+      -104,
+      89,
+    ]);
+let expConstants: usize = EXP_STATIC;
+
+/** Bytes of scratch `placeExpConstants` takes. */
+export const EXP_CONSTANT_BYTES = 64;
+
+/** In the relaxed companion: writes e^x's constants at `at` and reads them from there on. */
+export function placeExpConstants(at: usize): void {
+  if (!ASC_FEATURE_RELAXED_SIMD) return;
+  store<f32>(at, ROUND);
+  store<f32>(at, LN2_HI, 4);
+  store<f32>(at, LN2_LO, 8);
+  store<f32>(at, LOG2E, 12);
+  store<f32>(at, 1.6666665459e-1, 16);
+  store<f32>(at, 5.0000001201e-1, 20);
+  store<f32>(at, 8.3334519073e-3, 24);
+  store<f32>(at, 4.1665795894e-2, 28);
+  store<f32>(at, 1.98756915e-4, 32);
+  store<f32>(at, 1.3981999507e-3, 36);
+  store<f32>(at, 1, 40);
+  store<f32>(at, -104, 44);
+  store<f32>(at, 89, 48);
+  expConstants = at;
+}
 const K_ROUND = 0;
 const K_LN2_HI = 1;
 const K_LN2_LO = 2;
@@ -50,17 +77,18 @@ const K_MAX = 12;
 /** e^x's constant k on four lanes. */
 // @inline
 function k4(k: i32): v128 {
-  return v128.load32_splat(EXP_CONSTANTS + ((<usize>k) << 2));
+  const base = ASC_FEATURE_RELAXED_SIMD ? expConstants : EXP_STATIC;
+  return v128.load32_splat(base + ((<usize>k) << 2));
 }
 
 /**
  * e^(hi + lo) from the rounded n = round((hi + lo)·log2 e) (t = that + ROUND, in float32): the
  * Cephes polynomial on r = hi + lo − n·ln 2, times 2^n. 2^n is two factors 2^(n>>1)·2^(n−(n>>1)),
- * each a normal float for n in [−150, 129]. The rounding by ROUND replaces nearest and trunc_sat
- * (which V8 expands to several instructions each on x64).
+ * each a normal float for n in [−150, 129], or (`wide` false, n in [−126, 127]) one. The rounding by
+ * ROUND replaces nearest and trunc_sat (which V8 expands to several instructions each on x64).
  */
 // @inline
-function expRounded(t: v128, hi: v128, lo: v128, withLo: bool): v128 {
+function expRounded(t: v128, hi: v128, lo: v128, withLo: bool, wide: bool = true): v128 {
   const fn = f32x4.sub(t, k4(K_ROUND));
   let r = f32x4.sub(f32x4.sub(hi, f32x4.mul(fn, k4(K_LN2_HI))), f32x4.mul(fn, k4(K_LN2_LO)));
   if (withLo) r = f32x4.add(r, lo); // (a constant: no branch once inlined, no + 0 without lo)
@@ -73,6 +101,7 @@ function expRounded(t: v128, hi: v128, lo: v128, withLo: bool): v128 {
   const y = f32x4.add(f32x4.add(f32x4.mul(p, r2), r), k4(K_ONE));
   // n in t's low bits: ROUND's own bits shift out of n << 23.
   const n = i32x4.shr_s(i32x4.shl(t, 10), 10);
+  if (!wide) return f32x4.mul(y, i32x4.shl(i32x4.add(n, i32x4.splat(127)), 23));
   const n1 = i32x4.shr_s(n, 1);
   const s1 = i32x4.shl(i32x4.add(n1, i32x4.splat(127)), 23);
   const s2 = i32x4.shl(i32x4.add(i32x4.sub(n, n1), i32x4.splat(127)), 23);
@@ -87,6 +116,17 @@ export function vexp(x: v128): v128 {
   x = f32x4.pmin(f32x4.pmax(x, k4(K_MIN)), k4(K_MAX));
   const t = f32x4.add(f32x4.mul(x, k4(K_LOG2E)), k4(K_ROUND));
   return expRounded(t, x, x, false);
+}
+
+/**
+ * e^x on four lanes for x in [−87, 87] (or NaN, which stays NaN): vexp without its clamping and
+ * with 2^n one factor, a fifth fewer instructions. For the softmax's shifted scores (x ≤ 0 up to
+ * rounding, and floored by the caller).
+ */
+// @inline
+export function vexpSmall(x: v128): v128 {
+  const t = f32x4.add(f32x4.mul(x, k4(K_LOG2E)), k4(K_ROUND));
+  return expRounded(t, x, x, false, false);
 }
 
 /**

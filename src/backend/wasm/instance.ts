@@ -11,8 +11,8 @@
  * asynchronously, and the kernels run the reference kernels until it is done.
  *
  * Where the runtime validates relaxed SIMD, the relaxed-SIMD companion module (wasm/assembly/
- * relaxed.ts: the GEMM with fused multiply-adds) is instantiated over the same memory and its GEMM
- * used instead of the main module's.
+ * relaxed.ts: the GEMM and the fused attention with fused multiply-adds) is instantiated over the
+ * same memory and its kernels used instead of the main module's.
  */
 import { KERNELS_WASM_BASE64, RELAXED_WASM_BASE64 } from './binary.js';
 
@@ -179,8 +179,14 @@ export interface KernelExports {
   ): void;
 }
 
-/** The GEMM's exports: the main module's, or the relaxed-SIMD companion's. */
-export type GemmExports = Pick<KernelExports, 'gemm' | 'gemmScratchBytes'>;
+/**
+ * The relaxed-SIMD companion's exports (the GEMM and the fused attention kernels, with fused
+ * multiply-adds), the same as the main module's.
+ */
+export type GemmExports = Pick<
+  KernelExports,
+  'gemm' | 'gemmScratchBytes' | 'attentionForward' | 'attentionBackward' | 'attentionScratchBytes'
+>;
 
 // The part of the WebAssembly JS API used here (not in the ES lib; the DOM lib is not loaded).
 interface WasmApi {
@@ -265,11 +271,18 @@ export function instantiateRelaxed(base64: string, memory: unknown): GemmExports
 let syncTried = false;
 
 /**
- * Kernels a pool can run on its threads: their exports' names; `gemmRelaxed` is the companion's
- * GEMM (the pool's threads have it where the calling thread has it).
+ * Kernels a pool can run on its threads: their exports' names; `…Relaxed` are the companion's
+ * (the pool's threads have it where the calling thread has it).
  */
 export type PoolKernel =
-  'gemm' | 'gemmRelaxed' | 'attentionForward' | 'attentionBackward' | 'unary' | 'binary';
+  | 'gemm'
+  | 'gemmRelaxed'
+  | 'attentionForward'
+  | 'attentionBackward'
+  | 'attentionForwardRelaxed'
+  | 'attentionBackwardRelaxed'
+  | 'unary'
+  | 'binary';
 
 /**
  * Runs kernel calls on several threads: `run(tasks, kernel)` runs `kernel` (gemm by default) once

@@ -39,17 +39,20 @@ const CODES: Record<PoolKernel, number> = {
   unary: 3,
   binary: 4,
   gemmRelaxed: 5,
+  attentionForwardRelaxed: 6,
+  attentionBackwardRelaxed: 7,
 };
 
 // A worker: waits for a round, runs its slot's kernel with its arguments (extra ones are ignored;
 // a task of zeros does nothing), counts down. \`relaxed\` is the compiled relaxed-SIMD companion, or
-// null where the runtime lacks relaxed SIMD (then gemmRelaxed is never asked for).
+// null where the runtime lacks relaxed SIMD (then no …Relaxed kernel is asked for).
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { module, relaxed, memory, control, index } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const r = relaxed ? new WebAssembly.Instance(relaxed, { env: { memory } }).exports : k;
-const fns = [k.gemm, k.attentionForward, k.attentionBackward, k.unary, k.binary, r.gemm];
+const fns = [k.gemm, k.attentionForward, k.attentionBackward, k.unary, k.binary, r.gemm,
+  r.attentionForward, r.attentionBackward];
 const ctrl = new Int32Array(control);
 let gen = 0;
 for (;;) {
@@ -109,7 +112,14 @@ export function startWasmThreads(n: number): void {
       Atomics.store(ctrl, PENDING, n - 1);
       Atomics.add(ctrl, GEN, 1);
       Atomics.notify(ctrl, GEN);
-      const own = kernel === 'gemmRelaxed' ? r!.gemm : k[kernel];
+      const own =
+        kernel === 'gemmRelaxed'
+          ? r!.gemm
+          : kernel === 'attentionForwardRelaxed'
+            ? r!.attentionForward
+            : kernel === 'attentionBackwardRelaxed'
+              ? r!.attentionBackward
+              : k[kernel];
       (own as (...args: number[]) => void)(...tasks[0]!);
       for (;;) {
         const left = Atomics.load(ctrl, PENDING);
