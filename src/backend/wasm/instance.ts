@@ -416,7 +416,11 @@ export function initWasm(options: WasmInitOptions = {}): Promise<boolean> {
     return single;
   }
   threading ??= single.then(async (ok) => {
-    if (!ok || pool) return;
+    if (pool) return;
+    if (!ok) {
+      threadsUnavailable = `the kernels did not compile: ${failure}`;
+      return;
+    }
     if (!threadStarter) {
       threadsUnavailable = 'no thread support in this build';
       return;

@@ -93,6 +93,8 @@ export function kernelPool(
   block: boolean,
 ): KernelPool {
   const ctrl = new Int32Array(control);
+  // A spin-wait hint to the CPU where the runtime has it (Atomics.pause: Chrome 133, Node 24).
+  const pause = (Atomics as { pause?: () => void }).pause?.bind(Atomics) ?? (() => {});
   return {
     threads,
     run(tasks, kernel = 'gemm') {
@@ -117,6 +119,7 @@ export function kernelPool(
           const left = Atomics.load(ctrl, PENDING);
           if (left === 0) break;
           if (block) Atomics.wait(ctrl, PENDING, left);
+          else pause();
         }
       }
       if (Atomics.load(ctrl, FAILED))

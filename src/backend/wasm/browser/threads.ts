@@ -116,7 +116,7 @@ export async function startBrowserThreads(threads: number | 'auto'): Promise<str
       ? ((await wasm.instantiate(relaxed, { env: { memory } })).exports as GemmExports)
       : null;
   } catch (e) {
-    return `the shared-memory kernels did not compile: ${e instanceof Error ? e.message : e}`;
+    return `the shared-memory kernels could not be set up: ${e instanceof Error ? e.message : e}`;
   }
   const control = new SharedArrayBuffer(controlBytes(n));
   const url = g.URL.createObjectURL!(new g.Blob!([WORKER], { type: 'text/javascript' }));
