@@ -3,15 +3,16 @@
  * the browser entry (./index.js), plus the native backend registered and made the default when its
  * addon is built (see src/backend/native), else the wasm backend (with one warning). Set
  * NABLA_BACKEND=ref to keep the reference backend, NABLA_BACKEND=wasm for the wasm backend, and
- * NABLA_WASM_THREADS=n to run the wasm backend's matmul on n threads.
+ * NABLA_WASM_THREADS=n (or `initWasm({ threads: n })`) to run the wasm backend's matmul on n
+ * threads.
  */
 /// <reference types="node" />
 import { installNativeBackend, nativeBackendInfo } from './backend/native/index.js';
 import { getBackend, setBackend } from './backend/registry.js';
 import { wasmBackend } from './backend/wasm/index.js';
-import { setRelaxedSimdEnabler } from './backend/wasm/instance.js';
+import { setRelaxedSimdEnabler, setThreadStarter } from './backend/wasm/instance.js';
 import { enableRelaxedSimd } from './backend/wasm/node/relaxed-simd.js';
-import { startWasmThreads } from './backend/wasm/node/threads.js';
+import { startNodeThreads, startWasmThreads } from './backend/wasm/node/threads.js';
 
 export * from './index.js';
 
@@ -20,6 +21,8 @@ installNativeBackend();
 // Node 20; a no-op where it validates already): the flag is set when the kernels first compile,
 // so a process that never runs wasm keeps V8's defaults.
 setRelaxedSimdEnabler(enableRelaxedSimd);
+// `initWasm({ threads })` starts worker_threads (the browser entry's starter uses Web Workers).
+setThreadStarter(startNodeThreads);
 // Without the addon (and with no NABLA_BACKEND choice), the wasm backend: said once, plainly.
 const wanted = process.env.NABLA_BACKEND;
 if (wanted === 'wasm') {

@@ -34,9 +34,17 @@ export {
 export { scope, keep } from './memory.js';
 export * as io from './io/index.js';
 export { setBackend, getBackend, registerBackend, listBackends } from './backend/registry.js';
-export { wasmBackend, initWasm, wasmFeatures, type WasmFeatures } from './backend/wasm/index.js';
+export {
+  wasmBackend,
+  initWasm,
+  wasmFeatures,
+  type WasmFeatures,
+  type WasmInitOptions,
+} from './backend/wasm/index.js';
 import { setBackend } from './backend/registry.js';
 import { initWasm, registerWasmBackend, wasmBackend } from './backend/wasm/index.js';
+import { startBrowserThreads } from './backend/wasm/browser/threads.js';
+import { setThreadStarter } from './backend/wasm/instance.js';
 export type {
   Backend,
   Kernels,
@@ -63,6 +71,9 @@ export * as data from './data/index.js';
 // over 4 KB; until it is ready the kernels run the reference ones). In Node the native backend is
 // the default (src/index.node.ts), with wasm as its fallback.
 registerWasmBackend();
+// `initWasm({ threads })` starts Web Workers (on a cross-origin isolated page); the Node entry
+// replaces this with worker_threads.
+setThreadStarter(startBrowserThreads);
 if (
   typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node !==
   'string'

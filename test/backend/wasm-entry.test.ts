@@ -78,7 +78,13 @@ console.log(JSON.stringify({ before, afterImport, afterWasm, y, features: nb.was
   assert.equal(out.afterImport, out.before, 'importing nabla changed V8 flags');
   assert.equal(out.afterWasm, true);
   assert.equal(out.y, 10);
-  assert.deepEqual(out.features, { ready: true, relaxedSimd: true, threads: 1 });
+  assert.deepEqual(out.features, {
+    ready: true,
+    relaxedSimd: true,
+    threads: 1,
+    threadsUnavailable:
+      'not requested: initWasm({ threads }) starts them (NABLA_WASM_THREADS in Node)',
+  });
 });
 
 test('NABLA_BACKEND=wasm selects wasm without a warning, with the relaxed-SIMD GEMM', () => {
@@ -92,7 +98,13 @@ console.log(JSON.stringify({ backend: x.device, y, features: nb.wasmFeatures() }
   assert.equal(out.backend, 'wasm');
   assert.equal(out.y, 54);
   // The Node entry made V8 validate relaxed SIMD (a flag on Node 20) before the kernels compiled.
-  assert.deepEqual(out.features, { ready: true, relaxedSimd: true, threads: 1 });
+  assert.deepEqual(out.features, {
+    ready: true,
+    relaxedSimd: true,
+    threads: 1,
+    threadsUnavailable:
+      'not requested: initWasm({ threads }) starts them (NABLA_WASM_THREADS in Node)',
+  });
   assert.doesNotMatch(stderr, /nabla:/);
 });
 
@@ -136,5 +148,36 @@ console.log(JSON.stringify({ backend: y.device, threads: wasmPool()?.threads ?? 
   assert.equal(out.backend, 'wasm');
   assert.equal(out.threads, 2);
   assert.equal(out.relaxedSimd, true);
+  assert.ok((out.diff as number) < 1e-3, `max difference ${out.diff}`);
+});
+
+test('initWasm({ threads: 2 }) in Node starts worker_threads, and the process still exits', () => {
+  const program = `
+import * as nb from '${src('index.node.ts')}';
+const invalid = await nb.initWasm({ threads: 0 }).then(() => 'resolved', (e) => e.name);
+const before = nb.wasmFeatures();
+const ready = await nb.initWasm({ threads: 2 });
+const after = nb.wasmFeatures();
+const again = await nb.initWasm({ threads: 3 }); // threads start once: the pool is kept
+nb.manualSeed(0);
+const a = nb.randn([192, 200]);
+const b = nb.randn([200, 192]);
+const y = a.matmul(b);
+nb.setBackend('ref');
+const diff = y.sub(a.matmul(b)).abs().max().item();
+console.log(JSON.stringify({ invalid, before, ready, after, again, threads: nb.wasmFeatures().threads, diff }));
+`;
+  const { out } = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_THREADS: undefined });
+  assert.equal(out.invalid, 'RangeError');
+  assert.equal((out.before as { threads: number }).threads, 1);
+  assert.equal(out.ready, true);
+  assert.deepEqual(out.after, {
+    ready: true,
+    relaxedSimd: true,
+    threads: 2,
+    threadsUnavailable: null,
+  });
+  assert.equal(out.again, true);
+  assert.equal(out.threads, 2);
   assert.ok((out.diff as number) < 1e-3, `max difference ${out.diff}`);
 });

@@ -44,7 +44,12 @@ function eachGemm(fn: (what: string) => void): void {
 
 test('the pool is running with 3 threads, and restarting with another count is refused', () => {
   assert.equal(wasmPool()?.threads, 3);
-  assert.deepEqual(wasmFeatures(), { ready: true, relaxedSimd: true, threads: 3 });
+  assert.deepEqual(wasmFeatures(), {
+    ready: true,
+    relaxedSimd: true,
+    threads: 3,
+    threadsUnavailable: null,
+  });
   startWasmThreads(3);
   assert.throws(() => startWasmThreads(2), RangeError);
   assert.throws(() => startWasmThreads(0), RangeError);

@@ -32,7 +32,13 @@ import {
 import { matmul } from './matmul.js';
 import { reduce } from './reduce.js';
 
-export { initWasm, wasmFailure, wasmFeatures, type WasmFeatures } from './instance.js';
+export {
+  initWasm,
+  wasmFailure,
+  wasmFeatures,
+  type WasmFeatures,
+  type WasmInitOptions,
+} from './instance.js';
 
 const wasmKernels: Partial<Kernels> = {
   matmul,

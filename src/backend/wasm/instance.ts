@@ -287,7 +287,8 @@ export type PoolKernel =
 /**
  * Runs kernel calls on several threads: `run(tasks, kernel)` runs `kernel` (gemm by default) once
  * per task with the task's arguments (the first on the calling thread; at most `threads` tasks)
- * and returns when all are done. Set by src/backend/wasm/node/threads.ts.
+ * and returns when all are done. Made by src/backend/wasm/pool.ts, for Node's worker threads
+ * (node/threads.ts) and browsers' Web Workers (browser/threads.ts).
  */
 export interface KernelPool {
   readonly threads: number;
@@ -323,8 +324,17 @@ export interface WasmFeatures {
   ready: boolean;
   /** Whether the runtime has relaxed SIMD, so the GEMM uses fused multiply-adds. */
   relaxedSimd: boolean;
-  /** Threads the matmul and the heavy kernels may use (NABLA_WASM_THREADS in Node). */
+  /**
+   * Threads the matmul and the heavy kernels may use: `initWasm({ threads })` (or
+   * NABLA_WASM_THREADS in Node).
+   */
   threads: number;
+  /**
+   * Why `threads` is 1 (null when more run): not asked for, one asked for, still starting, the
+   * page is not cross-origin isolated (browsers share memory with workers only then), or a worker
+   * failed to start (its error).
+   */
+  threadsUnavailable: string | null;
 }
 
 /**
@@ -333,11 +343,18 @@ export interface WasmFeatures {
  * @example
  * import * as nb from 'nabla';
  * await nb.initWasm();
- * console.log(nb.wasmFeatures()); // { ready: true, relaxedSimd: true, threads: 1 }
+ * console.log(nb.wasmFeatures());
+ * // { ready: true, relaxedSimd: true, threads: 1, threadsUnavailable: 'not requested: ...' }
  */
 export function wasmFeatures(): WasmFeatures {
   const ready = kernelsOrNull() !== null;
-  return { ready, relaxedSimd: ready && relaxed !== null, threads: pool?.threads ?? 1 };
+  const threads = pool?.threads ?? 1;
+  return {
+    ready,
+    relaxedSimd: ready && relaxed !== null,
+    threads,
+    threadsUnavailable: threads > 1 ? null : threadsUnavailable,
+  };
 }
 
 /** The instance, compiled synchronously on first use; null where that is not allowed (yet). */
@@ -351,20 +368,88 @@ export function kernelsOrNull(): KernelExports | null {
   } catch (e) {
     failure = typeof WebAssembly === 'undefined' ? 'WebAssembly is not available' : String(e);
     // Chrome's main thread: an asynchronous compile is allowed; the kernels use ref meanwhile.
-    void initWasm();
+    void initSingle();
   }
   return exports;
+}
+
+/** Options of `initWasm`. */
+export interface WasmInitOptions {
+  /**
+   * Threads for the matmul, attention and the costly elementwise kernels, this one included: a
+   * count, or 'auto' (browsers: `navigator.hardwareConcurrency`, Node: the available parallelism;
+   * at most 8). Default 1. In a browser they need a cross-origin isolated page.
+   */
+  threads?: number | 'auto';
+}
+
+/**
+ * @internal Starts the platform's thread pool (installing it with `useKernels` once running):
+ * resolves to why it runs on one thread after all, or null.
+ */
+export type ThreadStarter = (threads: number | 'auto') => Promise<string | null>;
+
+let threadStarter: ThreadStarter | null = null;
+let threadsUnavailable: string | null =
+  'not requested: initWasm({ threads }) starts them (NABLA_WASM_THREADS in Node)';
+let threading: Promise<void> | null = null;
+
+/** @internal Sets how `initWasm({ threads })` starts threads (each entry point sets its own). */
+export function setThreadStarter(fn: ThreadStarter): void {
+  threadStarter = fn;
 }
 
 /**
  * Compiles the kernels asynchronously (allowed everywhere); resolves to whether they are ready.
  * The browser entry calls it at import; awaiting it makes the first kernels run in WebAssembly.
  *
+ * With `threads` (a count above 1, or 'auto'), it then starts worker threads over a shared
+ * WebAssembly memory, and resolves once they run (the kernels stay single-threaded until then).
+ * Threads start once per page or process; later calls keep them. Browsers allow them only on a
+ * cross-origin isolated page (served with `Cross-Origin-Opener-Policy: same-origin` and
+ * `Cross-Origin-Embedder-Policy: require-corp`); elsewhere, or when a worker fails to start, the
+ * kernels stay on one thread (still resolving true) and `wasmFeatures().threadsUnavailable`
+ * says why.
+ *
  * @example
  * import * as nb from 'nabla';
- * await nb.initWasm();
+ * await nb.initWasm(); // one thread
+ * await nb.initWasm({ threads: 'auto' }); // on a cross-origin isolated page
+ * const { threads, threadsUnavailable } = nb.wasmFeatures();
+ * console.log(threads > 1 ? `${threads} threads` : `one thread: ${threadsUnavailable}`);
  */
-export function initWasm(): Promise<boolean> {
+export function initWasm(options: WasmInitOptions = {}): Promise<boolean> {
+  const t = options.threads ?? 1;
+  if (t !== 'auto' && !(Number.isInteger(t) && t >= 1)) {
+    return Promise.reject(new RangeError(`initWasm: threads must be an integer ≥ 1 or 'auto'`));
+  }
+  const single = initSingle();
+  if (t === 1 && !threading) {
+    if (options.threads === 1 && !pool) threadsUnavailable = 'one thread requested';
+    return single;
+  }
+  threading ??= single.then(async (ok) => {
+    if (pool) return;
+    if (!ok) {
+      threadsUnavailable = `the kernels did not compile: ${failure}`;
+      return;
+    }
+    if (!threadStarter) {
+      threadsUnavailable = 'no thread support in this build';
+      return;
+    }
+    threadsUnavailable = 'starting';
+    try {
+      threadsUnavailable = await threadStarter(t);
+    } catch (e) {
+      threadsUnavailable = e instanceof Error ? e.message : String(e);
+    }
+  });
+  return threading.then(() => exports !== null);
+}
+
+/** The single-threaded kernels, compiled asynchronously. */
+function initSingle(): Promise<boolean> {
   if (exports) return Promise.resolve(true);
   pending ??= (async () => {
     try {

@@ -2,11 +2,13 @@
 /**
  * Worker threads for the wasm backend in Node: the kernels are instantiated over one shared
  * WebAssembly memory (the shared build of wasm/assembly/, and its relaxed-SIMD companion where V8
- * has relaxed SIMD) on this thread and on n − 1 workers; matmul splits its batches, rows or columns
- * among them, the attention kernels their batch entries, the costly elementwise ops (GELU, exp,
- * ...) their rows, and each blocks with Atomics.wait until all are done (a browser's main thread
- * may not block, so this is Node only). Workers are unref'd: they never keep the process alive.
+ * has relaxed SIMD) on this thread and on n − 1 worker_threads; matmul splits its batches, rows or
+ * columns among them, the attention kernels their batch entries, the costly elementwise ops (GELU,
+ * exp, ...) their rows, and each blocks with Atomics.wait until all are done (the control block
+ * and the workers' loop: ../pool.ts, shared with the browser's Web Workers, ../browser/threads.ts).
+ * Workers are unref'd: they never keep the process alive.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { KERNELS_SHARED_WASM_BASE64, RELAXED_SHARED_WASM_BASE64 } from '../binary.js';
 import {
@@ -14,9 +16,9 @@ import {
   relaxedBytes,
   type GemmExports,
   type KernelExports,
-  type PoolKernel,
   useKernels,
 } from '../instance.js';
+import { WORKER_LOOP, controlBytes, kernelPool } from '../pool.js';
 import { enableRelaxedSimd } from './relaxed-simd.js';
 
 // The part of the WebAssembly JS API used here.
@@ -27,44 +29,15 @@ interface WasmApi {
 }
 declare const WebAssembly: WasmApi;
 
-// Int32 words per thread in the control block: the kernel's code, then its arguments (gemm has 15).
-const SLOT = 16;
-const GEN = 0; // bumped to start a round
-const PENDING = 1; // workers still running this round
-/** Kernel codes of the control block. Every kernel does nothing on all-zero arguments. */
-const CODES: Record<PoolKernel, number> = {
-  gemm: 0,
-  attentionForward: 1,
-  attentionBackward: 2,
-  unary: 3,
-  binary: 4,
-  gemmRelaxed: 5,
-  attentionForwardRelaxed: 6,
-  attentionBackwardRelaxed: 7,
-};
-
-// A worker: waits for a round, runs its slot's kernel with its arguments (extra ones are ignored;
-// a task of zeros does nothing), counts down. \`relaxed\` is the compiled relaxed-SIMD companion, or
-// null where the runtime lacks relaxed SIMD (then no …Relaxed kernel is asked for).
+// A worker: instantiates the modules over the shared memory and runs the pool's loop. `relaxed` is
+// the compiled relaxed-SIMD companion, or null where the runtime lacks relaxed SIMD.
 const WORKER = `
 const { workerData } = require('node:worker_threads');
 const { module, relaxed, memory, control, index } = workerData;
 const k = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const r = relaxed ? new WebAssembly.Instance(relaxed, { env: { memory } }).exports : k;
-const fns = [k.gemm, k.attentionForward, k.attentionBackward, k.unary, k.binary, r.gemm,
-  r.attentionForward, r.attentionBackward];
 const ctrl = new Int32Array(control);
-let gen = 0;
-for (;;) {
-  Atomics.wait(ctrl, ${GEN}, gen);
-  gen = Atomics.load(ctrl, ${GEN});
-  const p = 2 + index * ${SLOT};
-  fns[ctrl[p]](ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6],
-    ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[p + 12],
-    ctrl[p + 13], ctrl[p + 14], ctrl[p + 15]);
-  if (Atomics.sub(ctrl, ${PENDING}, 1) === 1) Atomics.notify(ctrl, ${PENDING});
-}
-`;
+${WORKER_LOOP}`;
 
 let started = 0;
 
@@ -89,8 +62,7 @@ export function startWasmThreads(n: number): void {
   const r = relaxed
     ? (new WebAssembly.Instance(relaxed, { env: { memory } }).exports as GemmExports)
     : null;
-  const control = new SharedArrayBuffer(4 * (2 + SLOT * n));
-  const ctrl = new Int32Array(control);
+  const control = new SharedArrayBuffer(controlBytes(n));
   for (let i = 1; i < n; i++) {
     const w = new Worker(WORKER, {
       eval: true,
@@ -98,34 +70,18 @@ export function startWasmThreads(n: number): void {
     });
     w.unref();
   }
-  useKernels(k, r, {
-    threads: n,
-    run(tasks, kernel = 'gemm') {
-      const code = CODES[kernel];
-      for (let i = 1; i < n; i++) {
-        const t = tasks[i];
-        const p = 2 + i * SLOT;
-        ctrl[p] = code;
-        // Int32 words: addresses past 2 GiB wrap to the same i32 bits the kernel takes.
-        for (let j = 0; j < SLOT - 1; j++) ctrl[p + 1 + j] = t ? (t[j] ?? 0) : 0;
-      }
-      Atomics.store(ctrl, PENDING, n - 1);
-      Atomics.add(ctrl, GEN, 1);
-      Atomics.notify(ctrl, GEN);
-      const own =
-        kernel === 'gemmRelaxed'
-          ? r!.gemm
-          : kernel === 'attentionForwardRelaxed'
-            ? r!.attentionForward
-            : kernel === 'attentionBackwardRelaxed'
-              ? r!.attentionBackward
-              : k[kernel];
-      (own as (...args: number[]) => void)(...tasks[0]!);
-      for (;;) {
-        const left = Atomics.load(ctrl, PENDING);
-        if (left === 0) break;
-        Atomics.wait(ctrl, PENDING, left);
-      }
-    },
-  });
+  useKernels(k, r, kernelPool(n, k, r, control, true));
+}
+
+/**
+ * `initWasm({ threads })` in Node (registered by the Node entry): starts the pool now ('auto': the
+ * available parallelism, at most 8); the reason when it stays on one thread, else null.
+ */
+export async function startNodeThreads(threads: number | 'auto'): Promise<string | null> {
+  const n = threads === 'auto' ? Math.min(8, availableParallelism()) : threads;
+  if (n === 1) {
+    return threads === 'auto' ? 'auto: this machine has one core' : 'one thread requested';
+  }
+  startWasmThreads(n);
+  return null;
 }
