@@ -1,0 +1,24 @@
+/// <reference types="node" />
+/**
+ * The wasm backend in Node (the Node entry, and the tests' backend setup): the kernels start on
+ * first use as the shared-memory instance of node/threads.ts, on NABLA_WASM_THREADS threads (1:
+ * no workers), so that tensors live in the wasm memory and kernels use them in place
+ * (../resident.ts); and V8's relaxed-SIMD flag is set only then, so a process that never runs wasm
+ * keeps V8's defaults.
+ */
+import { setKernelStarter, setRelaxedSimdEnabler } from '../instance.js';
+import { enableRelaxedSimd } from './relaxed-simd.js';
+import { startWasmThreads } from './threads.js';
+
+/** Sets the wasm backend up for Node; `threads` is NABLA_WASM_THREADS (unset: 1). */
+export function setUpWasmForNode(threads: string | undefined): void {
+  setRelaxedSimdEnabler(enableRelaxedSimd);
+  let n = Number(threads ?? 1);
+  if (!(Number.isInteger(n) && n >= 1)) {
+    console.warn(
+      `nabla: NABLA_WASM_THREADS=${threads} is not an integer >= 1; the wasm backend's matmul runs on one thread`,
+    );
+    n = 1;
+  }
+  setKernelStarter(() => startWasmThreads(n));
+}
