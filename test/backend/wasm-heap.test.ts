@@ -32,6 +32,7 @@ import {
 } from '../../src/backend/wasm/resident.js';
 import { stagedCopyBytes } from '../../src/backend/wasm/stage.js';
 import { Rng, assertArraysClose, cloneView, dataOf, randomView } from './native-helpers.js';
+import { resident, residentOut } from './wasm-helpers.js';
 
 // The part of the WebAssembly JS API used here (not in the ES lib; the DOM lib is not loaded).
 declare const WebAssembly: {
@@ -44,26 +45,6 @@ const ref = refBackend.kernels;
 const wasm = wasmBackend.kernels;
 const ATOL = 1e-4;
 const RTOL = 1e-4;
-
-/** The same view over a resident copy of its storage. */
-function resident(v: View): View {
-  const src = dataOf(v);
-  const storage = wasmBackend.alloc(v.dtype, src.length, true);
-  assert.ok(storage instanceof ResidentStorage, 'expected resident storage');
-  storage.data.set(src as never);
-  return { ...v, storage };
-}
-
-/**
- * A contiguous resident output at `offset` of a junk-filled storage (to catch stray writes; the
- * reference attention kernels write their outputs from offset 0).
- */
-function residentOut(rng: Rng, shape: readonly number[], offset = 2): View {
-  const size = shape.reduce((p, d) => p * d, 1);
-  const v = randomView(rng, 'float32', [size + 5], 'normal', 'contiguous');
-  const strides = shape.map((_, d) => shape.slice(d + 1).reduce((p, n) => p * n, 1));
-  return { ...resident(v), shape: [...shape], strides, offset };
-}
 
 /** Runs `call` with ref on plain copies of `outs` and wasm on `outs`; compares whole storages. */
 function compare(outs: View[], call: (k: typeof ref, outs: View[]) => void, what: string): void {
