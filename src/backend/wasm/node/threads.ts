@@ -14,6 +14,7 @@ import {
   relaxedBytes,
   type GemmExports,
   type KernelExports,
+  type KernelPool,
   type PoolKernel,
   useKernels,
 } from '../instance.js';
@@ -96,34 +97,29 @@ export function startWasmThreads(n: number): void {
     });
     w.unref();
   }
+  const pool: KernelPool = {
+    threads: n,
+    run(tasks, kernel = 'gemm') {
+      const code = CODES[kernel];
+      for (let i = 1; i < n; i++) {
+        const t = tasks[i];
+        const p = 2 + i * SLOT;
+        ctrl[p] = code;
+        // Int32 words: addresses past 2 GiB wrap to the same i32 bits the kernel takes.
+        for (let j = 0; j < SLOT - 1; j++) ctrl[p + 1 + j] = t ? (t[j] ?? 0) : 0;
+      }
+      Atomics.store(ctrl, PENDING, n - 1);
+      Atomics.add(ctrl, GEN, 1);
+      Atomics.notify(ctrl, GEN);
+      const own = kernel === 'gemmRelaxed' ? r!.gemm : k[kernel];
+      (own as (...args: number[]) => void)(...tasks[0]!);
+      for (;;) {
+        const left = Atomics.load(ctrl, PENDING);
+        if (left === 0) break;
+        Atomics.wait(ctrl, PENDING, left);
+      }
+    },
+  };
   // One thread: the shared instance without a pool (its memory is what counts: ../resident.ts).
-  useKernels(
-    k,
-    r,
-    n === 1
-      ? null
-      : {
-          threads: n,
-          run(tasks, kernel = 'gemm') {
-            const code = CODES[kernel];
-            for (let i = 1; i < n; i++) {
-              const t = tasks[i];
-              const p = 2 + i * SLOT;
-              ctrl[p] = code;
-              // Int32 words: addresses past 2 GiB wrap to the same i32 bits the kernel takes.
-              for (let j = 0; j < SLOT - 1; j++) ctrl[p + 1 + j] = t ? (t[j] ?? 0) : 0;
-            }
-            Atomics.store(ctrl, PENDING, n - 1);
-            Atomics.add(ctrl, GEN, 1);
-            Atomics.notify(ctrl, GEN);
-            const own = kernel === 'gemmRelaxed' ? r!.gemm : k[kernel];
-            (own as (...args: number[]) => void)(...tasks[0]!);
-            for (;;) {
-              const left = Atomics.load(ctrl, PENDING);
-              if (left === 0) break;
-              Atomics.wait(ctrl, PENDING, left);
-            }
-          },
-        },
-  );
+  useKernels(k, r, n === 1 ? null : pool);
 }
