@@ -44,8 +44,11 @@ function eachGemm(fn: (what: string) => void): void {
   }
 }
 
-test('the pool is running with 3 threads, and restarting with another count is refused', () => {
+test('the pool is running with 3 threads, and restarting with another count is refused', async () => {
   assert.equal(wasmPool()?.threads, 3);
+  // The workers start on their own (the kernels run on this thread until then).
+  for (let i = 0; i < 500 && !wasmPool()!.ready(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(wasmPool()!.ready(), 'the workers started');
   assert.deepEqual(wasmFeatures(), { ready: true, relaxedSimd: true, threads: 3 });
   startWasmThreads(3);
   assert.throws(() => startWasmThreads(2), RangeError);

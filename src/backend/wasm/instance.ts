@@ -292,6 +292,8 @@ export type PoolKernel =
 export interface KernelPool {
   readonly threads: number;
   run(tasks: number[][], kernel?: PoolKernel): void;
+  /** Whether every worker has started (until then `run` runs all the tasks on this thread). */
+  ready(): boolean;
 }
 
 let pool: KernelPool | null = null;
