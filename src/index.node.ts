@@ -18,7 +18,7 @@ installNativeBackend();
 // The wasm backend's shared-memory instance, its threads (NABLA_WASM_THREADS) and V8's
 // relaxed-SIMD flag (fused multiply-adds in the GEMM: behind a flag in Node 20), all started when
 // its kernels are first used.
-setUpWasmForNode(process.env.NABLA_WASM_THREADS);
+setUpWasmForNode(process.env.NABLA_WASM_THREADS, process.env.NABLA_WASM_RESIDENT_MIB);
 // Without the addon (and with no NABLA_BACKEND choice), the wasm backend: said once, plainly.
 const wanted = process.env.NABLA_BACKEND;
 if (wanted === 'wasm') {

@@ -10,6 +10,7 @@ import { useNativeBackend } from '../../src/backend/native/index.js';
 import { setUpWasmForNode } from '../../src/backend/wasm/node/setup.js';
 
 const name = process.env.NABLA_BACKEND;
-if (name === 'wasm') setUpWasmForNode(process.env.NABLA_WASM_THREADS);
+if (name === 'wasm')
+  setUpWasmForNode(process.env.NABLA_WASM_THREADS, process.env.NABLA_WASM_RESIDENT_MIB);
 if (name === 'native') useNativeBackend();
 else if (name) setBackend(name);

@@ -138,3 +138,18 @@ console.log(JSON.stringify({ backend: y.device, threads: wasmPool()?.threads ?? 
   assert.equal(out.relaxedSimd, true);
   assert.ok((out.diff as number) < 1e-3, `max difference ${out.diff}`);
 });
+
+test('in Node, wasm tensors live in the shared wasm memory, unless NABLA_WASM_RESIDENT_MIB=0', () => {
+  const program = `
+import * as nb from '${src('index.node.ts')}';
+import { ResidentStorage } from '${src('backend/wasm/resident.ts')}';
+const x = nb.tensor([[1, 2], [3, 4]]);
+const y = x.matmul(x);
+const resident = [x, y].map((t) => t._buffer.handle instanceof ResidentStorage);
+console.log(JSON.stringify({ resident, y: y.sum().item() }));
+`;
+  const on = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_RESIDENT_MIB: undefined }).out;
+  assert.deepEqual(on, { resident: [true, true], y: 54 });
+  const off = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_RESIDENT_MIB: '0' }).out;
+  assert.deepEqual(off, { resident: [false, false], y: 54 });
+});

@@ -3,15 +3,25 @@
  * The wasm backend in Node (the Node entry, and the tests' backend setup): the kernels start on
  * first use as the shared-memory instance of node/threads.ts, on NABLA_WASM_THREADS threads (1:
  * no workers), so that tensors live in the wasm memory and kernels use them in place
- * (../resident.ts); and V8's relaxed-SIMD flag is set only then, so a process that never runs wasm
- * keeps V8's defaults.
+ * (../resident.ts), at most NABLA_WASM_RESIDENT_MIB of them (512 by default; 0: none); and V8's
+ * relaxed-SIMD flag is set only then, so a process that never runs wasm keeps V8's defaults.
  */
 import { setKernelStarter, setRelaxedSimdEnabler } from '../instance.js';
+import { residentTuning } from '../resident.js';
 import { enableRelaxedSimd } from './relaxed-simd.js';
 import { startWasmThreads } from './threads.js';
 
-/** Sets the wasm backend up for Node; `threads` is NABLA_WASM_THREADS (unset: 1). */
-export function setUpWasmForNode(threads: string | undefined): void {
+/**
+ * Sets the wasm backend up for Node; `threads` is NABLA_WASM_THREADS (unset: 1), `residentMiB`
+ * NABLA_WASM_RESIDENT_MIB (unset: the default bound).
+ */
+export function setUpWasmForNode(threads: string | undefined, residentMiB?: string): void {
+  if (residentMiB !== undefined && residentMiB !== '') {
+    const mib = Number(residentMiB);
+    if (Number.isFinite(mib) && mib >= 0) residentTuning.maxBytes = mib * 2 ** 20;
+    else
+      console.warn(`nabla: NABLA_WASM_RESIDENT_MIB=${residentMiB} is not a number >= 0; ignored`);
+  }
   setRelaxedSimdEnabler(enableRelaxedSimd);
   let n = Number(threads ?? 1);
   if (!(Number.isInteger(n) && n >= 1)) {
