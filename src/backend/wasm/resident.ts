@@ -17,6 +17,7 @@ import type { Storage } from '../backend.js';
 import { freeRefStorage, newRefStorage, RefStorage } from '../ref/storage.js';
 import type { Heap } from './heap.js';
 import { kernelsOrNull, sharedMemory, wasmHeap } from './instance.js';
+import { memsetOver } from './memset.js';
 
 /** A storage whose array is a block of a wasm heap's memory. */
 export class ResidentStorage extends RefStorage {
@@ -48,6 +49,22 @@ export function residentLiveBytes(): number {
 
 const RESIDENT = new Set<DType>(['float32', 'int32', 'bool']);
 
+/** Blocks from this many bytes are zeroed by memset.ts (a call costs more than a short fill). */
+const MEMSET_BYTES = 1024;
+const memsets = new WeakMap<Heap, ReturnType<typeof memsetOver>>();
+
+/** Zeroes the block at `ptr` (of `bytes`) that `data` views. */
+function zero(heap: Heap, ptr: number, bytes: number, data: TypedArray): void {
+  if (bytes < MEMSET_BYTES) {
+    data.fill(0);
+    return;
+  }
+  let memset = memsets.get(heap);
+  if (memset === undefined) memsets.set(heap, (memset = memsetOver(heap.memory)));
+  if (memset) memset(ptr, 0, bytes);
+  else data.fill(0);
+}
+
 /** A zero-filled storage (left as it is with `uninitialized`), resident where it can be. */
 export function allocStorage(dtype: DType, size: number, uninitialized = false): Storage {
   const width = dtype === 'bool' ? 1 : 4;
@@ -65,7 +82,7 @@ export function allocStorage(dtype: DType, size: number, uninitialized = false):
           : dtype === 'int32'
             ? new Int32Array(buffer, ptr, size)
             : new Uint8Array(buffer, ptr, size);
-      if (!uninitialized) data.fill(0);
+      if (!uninitialized) zero(heap!, ptr, bytes, data);
       residentBytes += bytes;
       return new ResidentStorage(dtype, data, heap!, ptr);
     }
