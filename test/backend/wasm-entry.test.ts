@@ -1,7 +1,8 @@
 /**
  * How the entry points choose the wasm backend, each in a fresh `node` process: in Node without
  * the native addon, `nabla` falls back to wasm and says so in one warning; NABLA_BACKEND=wasm
- * selects it without a word; the browser entry, run in Node, keeps ref and lists wasm.
+ * selects it without a word; the browser entry, run in Node, keeps ref and lists wasm; in Node,
+ * wasm tensors live in the shared wasm memory unless NABLA_WASM_RESIDENT_MIB=0.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
