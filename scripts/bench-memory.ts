@@ -2,14 +2,20 @@
  * Memory soak (`npm run bench:memory`, not part of the tests): trains a small GPT for many steps
  * (default 10,000) the way nabla's trainer does — each step inside `nb.scope`, AdamW, gradient
  * clipping — and samples the process's resident set size (RSS), the V8 heap and nabla's own
- * counters (`memoryStats`: live tensor buffers and the buffer pool) every `--every` steps. A leak
+ * counters (`memoryStats`: live tensor buffers and the buffer pool; on wasm, the bytes of tensors
+ * resident in the wasm memory and that memory's size) every `--every` steps. A leak
  * shows as RSS or live buffers rising after warm-up; the summary prints their change between the
  * first sample after warm-up and the last.
  *
  * Usage: node --expose-gc --import tsx scripts/bench-memory.ts [--steps N] [--every N]
- *        [--backend ref|wasm|native]
+ *        [--backend ref|wasm|native] [--sync]
+ * With --sync the loop never lets the event loop turn (no FinalizationRegistry callbacks: tensors
+ * dropped without dispose() are never freed), the worst case for the wasm backend's resident
+ * storage, which then falls back to typed arrays at its bound.
  */
 import * as nb from '../src/index.node.js';
+import { wasmHeap } from '../src/backend/wasm/instance.js';
+import { residentLiveBytes } from '../src/backend/wasm/resident.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,6 +24,7 @@ function arg(name: string, fallback: string): string {
 const STEPS = Number(arg('steps', '10000'));
 const EVERY = Number(arg('every', '1000'));
 const BACKEND = arg('backend', '');
+const SYNC = process.argv.includes('--sync');
 if (!(STEPS > 0 && EVERY > 0)) throw new Error('--steps and --every must be positive');
 if (BACKEND) nb.setBackend(BACKEND);
 
@@ -38,10 +45,16 @@ interface Sample {
   liveMiB: number;
   liveBuffers: number;
   poolMiB: number;
+  residentMiB: number;
+  wasmMiB: number;
+  msPerStep: number;
   loss: number;
 }
 const samples: Sample[] = [];
+let lastStep = 0;
+let lastTime = performance.now();
 function sample(step: number, loss: number): void {
+  const msPerStep = (performance.now() - lastTime) / Math.max(1, step - lastStep);
   gc?.();
   const m = nb.memoryStats();
   const u = process.memoryUsage();
@@ -52,13 +65,19 @@ function sample(step: number, loss: number): void {
     liveMiB: m.liveBytes / MiB,
     liveBuffers: m.liveBuffers,
     poolMiB: m.pool.bytes / MiB,
+    residentMiB: residentLiveBytes() / MiB,
+    wasmMiB: (wasmHeap()?.memory.buffer.byteLength ?? 0) / MiB,
+    msPerStep,
     loss,
   });
+  lastStep = step;
+  lastTime = performance.now();
 }
 
 console.log(
   `memory soak: GPT (2 layers, 2 heads, width 64, vocab ${V}, T ${T}, B ${B}), AdamW, ${STEPS} steps on ${nb.getBackend().name}` +
-    (gc ? ', gc() before each sample' : ' (run with --expose-gc for steadier heap samples)'),
+    (gc ? ', gc() before each sample' : ' (run with --expose-gc for steadier heap samples)') +
+    (SYNC ? ', never yielding to the event loop' : ''),
 );
 const started = performance.now();
 for (let step = 1; step <= STEPS; step++) {
@@ -76,7 +95,7 @@ for (let step = 1; step <= STEPS; step++) {
   // Let the event loop turn now and then, as a real training loop does (progress output,
   // checkpoints): FinalizationRegistry callbacks, which uncount buffers dropped without dispose()
   // (the gradients zeroGrad() lets go), only run then.
-  if (step % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
+  if (!SYNC && step % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
 }
 const seconds = (performance.now() - started) / 1000;
 
@@ -88,6 +107,9 @@ console.table(
     'live buffers': s.liveBuffers,
     'live MiB': s.liveMiB.toFixed(2),
     'pool MiB': s.poolMiB.toFixed(2),
+    'resident MiB': s.residentMiB.toFixed(2),
+    'wasm memory MiB': s.wasmMiB.toFixed(1),
+    'ms/step': s.msPerStep.toFixed(1),
     loss: s.loss.toFixed(4),
   })),
 );

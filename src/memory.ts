@@ -1,7 +1,7 @@
 /**
  * Memory: reference-counted buffers shared by a tensor and its views, `dispose()`, `scope(fn)` that
- * frees a computation's intermediates, and a FinalizationRegistry safety net for backends whose
- * memory the garbage collector cannot see (WASM, GPU). With the typed-array reference backend all of
+ * frees a computation's intermediates, and a FinalizationRegistry safety net for memory the garbage
+ * collector cannot see (GPU, tensors in the wasm memory). With the typed-array reference backend all of
  * this only drops references (or recycles the arrays: see `setBufferPooling`); the same user code
  * frees real memory on the others.
  */
@@ -47,11 +47,12 @@ export class Buffer {
     liveBytes += this.bytes;
     if (liveBytes > peakBytes) peakBytes = liveBytes;
     // Every buffer is registered, so that one dropped without dispose() (a gradient that
-    // zeroGrad() lets go, say) leaves the counters once collected. Only non-GC backends get the
-    // handle back to free; holding a typed array here would keep it alive.
+    // zeroGrad() lets go, say) leaves the counters once collected. Only storage the collector
+    // cannot reclaim (non-GC backends, wasm-memory blocks) comes back to be freed; holding a
+    // typed array here would keep it alive.
     finalizer.register(
       this,
-      backend.gcManaged
+      backend.gcManaged && handle.explicitFree !== true
         ? { backend: null, handle: null, bytes: this.bytes }
         : { backend, handle, bytes: this.bytes },
       this,

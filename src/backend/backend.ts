@@ -10,6 +10,11 @@ import type { DType, TypedArray } from '../core/dtype.js';
 export interface Storage {
   readonly dtype: DType;
   readonly size: number;
+  /**
+   * True for a buffer of a garbage-collected backend that must still be freed explicitly, even
+   * when dropped without dispose (the wasm backend's tensors that live in the wasm memory).
+   */
+  readonly explicitFree?: boolean;
 }
 
 /**

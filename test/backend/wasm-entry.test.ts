@@ -1,7 +1,8 @@
 /**
  * How the entry points choose the wasm backend, each in a fresh `node` process: in Node without
  * the native addon, `nabla` falls back to wasm and says so in one warning; NABLA_BACKEND=wasm
- * selects it without a word; the browser entry, run in Node, keeps ref and lists wasm.
+ * selects it without a word; the browser entry, run in Node, keeps ref and lists wasm; in Node,
+ * wasm tensors live in the shared wasm memory unless NABLA_WASM_RESIDENT_MIB=0.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -155,7 +156,6 @@ test('initWasm({ threads: 2 }) in Node starts worker_threads, and the process st
   const program = `
 import * as nb from '${src('index.node.ts')}';
 const invalid = await nb.initWasm({ threads: 0 }).then(() => 'resolved', (e) => e.name);
-const before = nb.wasmFeatures();
 const ready = await nb.initWasm({ threads: 2 });
 const after = nb.wasmFeatures();
 const again = await nb.initWasm({ threads: 3 }); // threads start once: the pool is kept
@@ -165,11 +165,10 @@ const b = nb.randn([200, 192]);
 const y = a.matmul(b);
 nb.setBackend('ref');
 const diff = y.sub(a.matmul(b)).abs().max().item();
-console.log(JSON.stringify({ invalid, before, ready, after, again, threads: nb.wasmFeatures().threads, diff }));
+console.log(JSON.stringify({ invalid, ready, after, again, threads: nb.wasmFeatures().threads, diff }));
 `;
   const { out } = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_THREADS: undefined });
   assert.equal(out.invalid, 'RangeError');
-  assert.equal((out.before as { threads: number }).threads, 1);
   assert.equal(out.ready, true);
   assert.deepEqual(out.after, {
     ready: true,
@@ -180,4 +179,19 @@ console.log(JSON.stringify({ invalid, before, ready, after, again, threads: nb.w
   assert.equal(out.again, true);
   assert.equal(out.threads, 2);
   assert.ok((out.diff as number) < 1e-3, `max difference ${out.diff}`);
+});
+
+test('in Node, wasm tensors live in the shared wasm memory, unless NABLA_WASM_RESIDENT_MIB=0', () => {
+  const program = `
+import * as nb from '${src('index.node.ts')}';
+import { ResidentStorage } from '${src('backend/wasm/resident.ts')}';
+const x = nb.tensor([[1, 2], [3, 4]]);
+const y = x.matmul(x);
+const resident = [x, y].map((t) => t._buffer.handle instanceof ResidentStorage);
+console.log(JSON.stringify({ resident, y: y.sum().item() }));
+`;
+  const on = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_RESIDENT_MIB: undefined }).out;
+  assert.deepEqual(on, { resident: [true, true], y: 54 });
+  const off = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_RESIDENT_MIB: '0' }).out;
+  assert.deepEqual(off, { resident: [false, false], y: 54 });
 });

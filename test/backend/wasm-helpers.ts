@@ -1,11 +1,14 @@
 /**
- * Helpers for the wasm-backend tests: outputs surrounded by junk (to catch stray writes) and a
- * matmul check against the reference kernel within float32's error bound.
+ * Helpers for the wasm-backend tests: outputs surrounded by junk (to catch stray writes), a
+ * matmul check against the reference kernel within float32's error bound, and resident copies of
+ * views (in the wasm memory: needs the shared instance, node/threads.ts).
  */
 import assert from 'node:assert/strict';
 import type { Kernels, View } from '../../src/backend/backend.js';
 import { refBackend } from '../../src/backend/ref/index.js';
-import { Rng, cloneView, dataOf, randomStorage } from './native-helpers.js';
+import { ResidentStorage } from '../../src/backend/wasm/resident.js';
+import { wasmBackend } from '../../src/backend/wasm/index.js';
+import { Rng, cloneView, dataOf, randomStorage, randomView } from './native-helpers.js';
 
 /** A contiguous output of `shape` at `offset` inside a storage filled with random junk. */
 export function junkOut(
@@ -76,4 +79,24 @@ export function checkMatmul(
       }
     }
   }
+}
+
+/** The same view over a resident copy of its storage. */
+export function resident(v: View): View {
+  const src = dataOf(v);
+  const storage = wasmBackend.alloc(v.dtype, src.length, true);
+  assert.ok(storage instanceof ResidentStorage, 'expected resident storage');
+  storage.data.set(src as never);
+  return { ...v, storage };
+}
+
+/**
+ * A contiguous resident output at `offset` of a junk-filled storage (to catch stray writes; the
+ * reference attention kernels write their outputs from offset 0).
+ */
+export function residentOut(rng: Rng, shape: readonly number[], offset = 2): View {
+  const size = shape.reduce((p, d) => p * d, 1);
+  const v = randomView(rng, 'float32', [size + 5], 'normal', 'contiguous');
+  const strides = shape.map((_, d) => shape.slice(d + 1).reduce((p, n) => p * n, 1));
+  return { ...resident(v), shape: [...shape], strides, offset };
 }

@@ -3,8 +3,9 @@
  * build, work split among 3 threads) against the reference kernels: matmul's batch splits, row
  * bands and column bands (the plain and the relaxed-SIMD GEMM, with the size threshold lowered to
  * 0) with sizes that are not multiples of the tile, fewer rows or columns than threads, broadcast
- * and strided operands; attention's batch entries; heavy elementwise ops' rows or columns. The
- * other kernels keep working on the shared instance. Runs in its own process (node --test runs each file
+ * and strided operands; attention's batch entries; heavy elementwise ops' rows or columns; the same
+ * on tensors resident in the shared memory, written in place. The other kernels keep working on the
+ * shared instance. Runs in its own process (node --test runs each file
  * separately), so starting threads leaks into no other test.
  */
 import { test } from 'node:test';
@@ -23,7 +24,8 @@ import {
   outView,
   randomView,
 } from './native-helpers.js';
-import { checkMatmul } from './wasm-helpers.js';
+import { checkMatmul, resident, residentOut } from './wasm-helpers.js';
+import { stagedCopyBytes } from '../../src/backend/wasm/stage.js';
 
 const wasm = wasmBackend.kernels;
 startWasmThreads(3);
@@ -42,8 +44,11 @@ function eachGemm(fn: (what: string) => void): void {
   }
 }
 
-test('the pool is running with 3 threads, and restarting with another count is refused', () => {
+test('the pool is running with 3 threads, and restarting with another count is refused', async () => {
   assert.equal(wasmPool()?.threads, 3);
+  // The workers start on their own (the kernels run on this thread until then).
+  for (let i = 0; i < 500 && !wasmPool()!.ready(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(wasmPool()!.ready(), 'the workers started');
   assert.deepEqual(wasmFeatures(), {
     ready: true,
     relaxedSimd: true,
@@ -190,4 +195,51 @@ test('threaded attention: batch entries split among the threads, forward and bac
       assertArraysClose(dataOf(wasmGrads[i]!), dataOf(r), 2e-5, 2e-4, `backward ${i} ${batch}`),
     );
   }
+});
+
+test('threaded kernels on resident operands write resident outputs in place, nothing copied', () => {
+  const rng = new Rng(45);
+  const saved = { ...gemmTuning };
+  gemmTuning.minThreadedMacs = 0;
+  try {
+    for (const [bt, M, K, N] of [
+      [1, 129, 65, 70], // row bands
+      [1, 70, 65, 131], // column bands
+      [7, 33, 40, 50], // whole batches
+    ] as const) {
+      const a = resident(randomView(rng, 'float32', [bt, M, K], 'normal', 'strided'));
+      const b = resident(randomView(rng, 'float32', [bt, K, N], 'normal', 'strided'));
+      const bias = resident(randomView(rng, 'float32', [N], 'normal', 'strided'));
+      const out = residentOut(rng, [bt, M, N]);
+      const expected = cloneView(out);
+      refBackend.kernels.matmul(a, b, expected, bias);
+      const copied = stagedCopyBytes();
+      wasm.matmul(a, b, out, bias);
+      assert.equal(stagedCopyBytes(), copied, `matmul ${bt}x${M}x${K}x${N}: nothing copied`);
+      assertArraysClose(dataOf(out), dataOf(expected), 1e-4, 1e-4, `matmul ${bt}x${M}x${K}x${N}`);
+    }
+  } finally {
+    Object.assign(gemmTuning, saved);
+  }
+  // A heavy op in place (out === x), split among the threads.
+  const x = residentOut(rng, [300, 257]);
+  const expected = cloneView(x);
+  refBackend.kernels.unary('gelu', expected, expected);
+  const copied = stagedCopyBytes();
+  wasm.unary('gelu', x, x);
+  assert.equal(stagedCopyBytes(), copied, 'gelu in place: nothing copied');
+  assertArraysClose(dataOf(x), dataOf(expected), 1e-6, 2e-6, 'gelu in place');
+  // Attention over 8 batch entries.
+  const [q, k, v] = [0, 1, 2].map(() =>
+    resident(randomView(rng, 'float32', [8, 40, 16], 'normal', 'any')),
+  ) as [View, View, View];
+  const params = { scale: 0.3, causalOffset: 0 };
+  const [o, l] = [residentOut(rng, [8, 40, 16], 0), residentOut(rng, [8, 40], 0)];
+  const [o1, l1] = [cloneView(o), cloneView(l)];
+  refBackend.kernels.attentionForward(q, k, v, null, null, params, o1, l1);
+  const before = stagedCopyBytes();
+  wasm.attentionForward(q, k, v, null, null, params, o, l);
+  assert.equal(stagedCopyBytes(), before, 'attention: nothing copied');
+  assertArraysClose(dataOf(o), dataOf(o1), 2e-5, 2e-4, 'attention forward');
+  assertArraysClose(dataOf(l), dataOf(l1), 2e-5, 2e-4, 'attention lse');
 });

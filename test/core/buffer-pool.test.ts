@@ -8,6 +8,11 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as nb from '../../src/index.js';
 import type { RefStorage } from '../../src/backend/ref/storage.js';
+import { residentTuning } from '../../src/backend/wasm/resident.js';
+
+// On the wasm backend (NABLA_BACKEND=wasm) tensors may live in the wasm memory, outside this pool
+// (test/backend/wasm-heap.test.ts tests that): here they are typed arrays, so the pool serves them.
+residentTuning.maxBytes = 0;
 
 /** The typed array behind a tensor (all ref/native/wasm storage is a RefStorage). */
 const arrayOf = (t: nb.Tensor): RefStorage['data'] => (t.storage as RefStorage).data;

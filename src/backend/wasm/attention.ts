@@ -9,7 +9,7 @@ import type { AttentionParams, View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { isContiguousView } from '../ref/strided.js';
 import { alloc, begin, heapU8, kernelsOrNull, relaxedGemm, wasmPool } from './instance.js';
-import { copyInAll, copyOut, stagedBytesAll } from './stage.js';
+import { copyInAll, copyOut, output, outputBytes, stagedBytesAll } from './stage.js';
 
 // The parameter block's byte offsets: keep in step with wasm/assembly/attention.ts.
 const P_L = 0;
@@ -123,7 +123,7 @@ function setup(
   extra: { o?: View; g?: View; lse?: View },
   outputs: readonly Output[],
   backward: boolean,
-): (Setup & { scratch: number[]; addrs: Map<View, number> }) | null {
+): (Setup & { scratch: number[]; inputs: View[] }) | null {
   const ke = kernelsOrNull()!;
   const { count, L, S, E, Ev } = dims(q, k, v);
   const views: View[] = [q, k, v];
@@ -141,7 +141,7 @@ function setup(
     stagedBytesAll(views) +
     PARAM_BYTES +
     count * T_WORDS * 4 +
-    outputs.reduce((b, [, size]) => b + size * 4 + 16, 0) +
+    outputs.reduce((b, [, size, view]) => b + outputBytes(view, size, views), 0) +
     threads * (scratchBytes + 16) +
     64;
   if (!begin(bytes)) return null;
@@ -183,7 +183,7 @@ function setup(
   if (extra.lse) i32[P_LSE >> 2] = addrs.get(extra.lse)!;
   const scratch: number[] = [];
   for (let t = 0; t < threads; t++) scratch.push(alloc(scratchBytes));
-  return { params: p, count, L, S, E, Ev, scratch, addrs };
+  return { params: p, count, L, S, E, Ev, scratch, inputs: views };
 }
 
 /**
@@ -211,15 +211,15 @@ function run(
 }
 
 /**
- * Allocates the float32 outputs, writes their addresses into the parameter block, runs `kernel`
- * and copies each output into its view.
+ * Finds the float32 outputs (resident views themselves, else staging blocks), writes their
+ * addresses into the parameter block, runs `kernel` and copies each staged output into its view.
  */
 function runInto(
   kernel: 'attentionForward' | 'attentionBackward',
-  s: Setup & { scratch: number[] },
+  s: Setup & { scratch: number[]; inputs: View[] },
   outputs: readonly Output[],
 ): void {
-  const ptrs = outputs.map(([, size]) => alloc(size * 4));
+  const ptrs = outputs.map(([, size, view]) => output(view, size, s.inputs));
   const i32 = new Int32Array(heapU8().buffer, s.params, 32);
   outputs.forEach(([param], i) => {
     i32[param >> 2] = ptrs[i]!;

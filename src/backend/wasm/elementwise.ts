@@ -8,8 +8,8 @@ import { sizeOf } from '../../core/shape.js';
 import type { BinaryOp, UnaryOp, View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { coalesce } from '../ref/strided.js';
-import { alloc, begin, kernelsOrNull, wasmPool, wasmTuning } from './instance.js';
-import { copyIn, copyOut, stagedBytes } from './stage.js';
+import { begin, kernelsOrNull, wasmPool, wasmTuning } from './instance.js';
+import { copyIn, copyOut, output, outputBytes, stagedBytes } from './stage.js';
 
 // Op codes of wasm/assembly/elementwise.ts.
 const UNARY: Partial<Record<UnaryOp, number>> = {
@@ -112,7 +112,7 @@ export function unary(op: UnaryOp, x: View, out: View): void {
   const n = sizeOf(out.shape);
   const f32 = x.dtype === 'float32' && out.dtype === 'float32';
   const p = k && code !== undefined && f32 && n > 0 ? slabs(out, [x], 3) : null;
-  if (!k || code === undefined || !p || !begin(stagedBytes(x) + n * 4 + 16)) {
+  if (!k || code === undefined || !p || !begin(stagedBytes(x) + outputBytes(out, n, [x], true))) {
     refBackend.kernels.unary(op, x, out);
     return;
   }
@@ -121,7 +121,7 @@ export function unary(op: UnaryOp, x: View, out: View): void {
 
 function runUnary(code: number, p: Slabs, x: View, out: View, n: number): void {
   const px = copyIn(x);
-  const po = alloc(n * 4);
+  const po = output(out, n, [x], true);
   const [planes, rows, cols] = p.dims as [number, number, number];
   const [sxp, sxr, sx] = p.inner[0]! as [number, number, number];
   const slab = planes * rows * cols * 4;
@@ -139,13 +139,14 @@ export function binary(op: BinaryOp, a: View, b: View, out: View): void {
   const n = sizeOf(out.shape);
   const f32 = a.dtype === 'float32' && b.dtype === 'float32' && out.dtype === 'float32';
   const p = k && code !== undefined && f32 && n > 0 ? slabs(out, [a, b], 3) : null;
-  if (!k || code === undefined || !p || !begin(stagedBytes(a) + stagedBytes(b) + n * 4 + 16)) {
+  const bytes = stagedBytes(a) + stagedBytes(b) + outputBytes(out, n, [a, b], true);
+  if (!k || code === undefined || !p || !begin(bytes)) {
     refBackend.kernels.binary(op, a, b, out);
     return;
   }
   const pa = copyIn(a);
   const pb = copyIn(b);
-  const po = alloc(n * 4);
+  const po = output(out, n, [a, b], true);
   const [planes, rows, cols] = p.dims as [number, number, number];
   const [sap, sar, sa] = p.inner[0]! as [number, number, number];
   const [sbp, sbr, sb] = p.inner[1]! as [number, number, number];
@@ -243,7 +244,7 @@ export function copy(src: View, dst: View): void {
   const runs = p !== null && p.inner[0]![2] === 1;
   const memcpy = runs && p.count === 1 && p.dims[0] === 1 && p.dims[1] === 1;
   const wide = runs && p.dims[2]! >= 32 && stagedBytes(src) > 6 * n;
-  if (!p || memcpy || wide || !begin(stagedBytes(src) + n * 4 + 16)) {
+  if (!p || memcpy || wide || !begin(stagedBytes(src) + outputBytes(dst, n, [src], true))) {
     refBackend.kernels.copy(src, dst);
     return;
   }
@@ -260,7 +261,9 @@ export function where(cond: View, a: View, b: View, out: View): void {
     b.dtype === 'float32' &&
     out.dtype === 'float32';
   const p = k && ok && n > 0 ? slabs(out, [cond, a, b], 2) : null;
-  const bytes = stagedBytes(cond) + stagedBytes(a) + stagedBytes(b) + n * 4 + 16;
+  const inputs = [cond, a, b];
+  const bytes =
+    stagedBytes(cond) + stagedBytes(a) + stagedBytes(b) + outputBytes(out, n, inputs, true);
   if (!k || !p || !begin(bytes)) {
     refBackend.kernels.where(cond, a, b, out);
     return;
@@ -268,7 +271,7 @@ export function where(cond: View, a: View, b: View, out: View): void {
   const pc = copyIn(cond);
   const pa = copyIn(a);
   const pb = copyIn(b);
-  const po = alloc(n * 4);
+  const po = output(out, n, inputs, true);
   const [rows, cols] = p.dims as [number, number];
   const [scr, sc] = p.inner[0]! as [number, number];
   const [sar, sa] = p.inner[1]! as [number, number];

@@ -9,7 +9,7 @@ import type { AdamParams, View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { coalesce, isContiguousView } from '../ref/strided.js';
 import { alloc, begin, kernelsOrNull, wasmTuning } from './instance.js';
-import { copyIn, copyOut, stagedBytes } from './stage.js';
+import { copyIn, copyOut, output, outputBytes, stagedBytes } from './stage.js';
 
 const ref = refBackend.kernels;
 
@@ -19,10 +19,11 @@ const f32 = (v: View | null): boolean => v === null || v.dtype === 'float32';
 const stride1 = (v: View): number => (v.shape[0]! <= 1 ? 0 : v.strides[0]!);
 
 /**
- * Stages `inputs` (null: absent, address 0) and allocates a float32 buffer of `size` elements for
- * each output, in a memory reserved for them and `extraBytes` more (the kernel's scratch, slack);
- * runs `kernel` on the addresses, then copies each output into its view (null: not wanted). False,
- * with nothing run, when the memory cannot grow that far.
+ * Stages `inputs` (null: absent, address 0) and finds each output's `size` float32 elements (its
+ * view itself when resident, else a staging block; a view of null is not wanted: a block), in a
+ * memory reserved for them and `extraBytes` more (the kernel's scratch, slack); runs `kernel` on
+ * the addresses, then copies each staged output into its view. False, with nothing run, when the
+ * memory cannot grow that far.
  */
 function runStaged(
   inputs: readonly (View | null)[],
@@ -32,10 +33,10 @@ function runStaged(
 ): boolean {
   let bytes = extraBytes;
   for (const v of inputs) if (v) bytes += stagedBytes(v);
-  for (const [size] of outputs) bytes += size * 4;
+  for (const [size, view] of outputs) bytes += view ? outputBytes(view, size, inputs) : size * 4;
   if (!begin(bytes)) return false;
   const ins = inputs.map((v) => (v ? copyIn(v) : 0));
-  const outs = outputs.map(([size]) => alloc(size * 4));
+  const outs = outputs.map(([size, view]) => (view ? output(view, size, inputs) : alloc(size * 4)));
   kernel(ins, outs);
   outputs.forEach(([size, view], i) => {
     if (view) copyOut(outs[i]!, size, view);
@@ -171,7 +172,8 @@ export function adamUpdate(
   const ok = k !== null && views.every(f32) && flat && n >= wasmTuning.minElements;
   const flags =
     (o.maximize ? MAXIMIZE : 0) | (o.decoupled ? DECOUPLED : 0) | (maxExpAvgSq ? AMSGRAD : 0);
-  // The kernel updates its operands in place: they are copied back, not allocated as outputs.
+  // The kernel updates its operands in place: they are copied back (unless resident: updated in
+  // place), not allocated as outputs.
   const ran =
     ok &&
     runStaged([param, grad, expAvg, expAvgSq, maxExpAvgSq], [], 16, ([pp, pg, pm, pv, px]) => {

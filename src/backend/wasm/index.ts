@@ -1,8 +1,10 @@
 /**
  * The wasm backend: kernels compiled to WebAssembly with 128-bit SIMD (sources in wasm/assembly/,
- * AssemblyScript, embedded by scripts/build-wasm.mjs), for Node and browsers. Storage is the
- * reference backend's typed arrays, so tensors of ref, wasm and native mix freely and need no
- * explicit freeing; each kernel copies its operands into the module's memory and the result out.
+ * AssemblyScript, embedded by scripts/build-wasm.mjs), for Node and browsers. Storage is typed
+ * arrays, so tensors of ref, wasm and native mix freely: where the wasm memory is shared (Node),
+ * arrays over blocks of that memory, which the kernels use in place (resident.ts); elsewhere the
+ * reference backend's arrays, whose operands each kernel copies into the module's memory and its
+ * result out.
  * What it does not run itself (other dtypes, kernels it has no WebAssembly version of, or before
  * the module is compiled) runs the reference kernels.
  *
@@ -31,6 +33,7 @@ import {
 } from './fused.js';
 import { matmul } from './matmul.js';
 import { reduce } from './reduce.js';
+import { allocStorage, freeStorage } from './resident.js';
 
 export {
   initWasm,
@@ -60,10 +63,12 @@ const wasmKernels: Partial<Kernels> = {
   gruCellBackward,
 };
 
-/** The wasm backend object: the reference backend's storage, with WebAssembly kernels. */
+/** The wasm backend object: typed-array storage (resident where it can be), WebAssembly kernels. */
 export const wasmBackend: Backend = {
   ...refBackend,
   name: 'wasm',
+  alloc: allocStorage,
+  free: freeStorage,
   // Kernels it has no WebAssembly version of (including ones added later) are ref's.
   kernels: { ...refBackend.kernels, ...wasmKernels },
 };

@@ -1,20 +1,22 @@
 /**
- * The wasm backend's WebAssembly instance and its linear memory. Tensors keep the reference
- * backend's typed-array storage (so wasm, ref and native tensors mix freely and the garbage
- * collector frees them); a kernel copies its operands into this memory, runs, and copies the result
- * out. The memory is a per-call arena: `begin()` resets it and `alloc` hands out 16-byte-aligned
- * blocks, growing the memory when needed (WebAssembly memory never shrinks, so it stays as large as
- * the largest call so far).
+ * The wasm backend's WebAssembly instance and its linear memory. A kernel's operands are copied
+ * into this memory unless they already live there (resident.ts: tensors allocated in a shared
+ * memory), it runs, and its result is copied out unless it was written in place. The memory holds a
+ * heap (heap.ts) of such tensors and one staging arena: `begin()` resets the arena (a heap block,
+ * replaced by a larger one when a call needs more) and `alloc` hands out 16-byte-aligned blocks
+ * of it. WebAssembly memory never shrinks.
  *
  * Compilation is synchronous on first use, except where the platform forbids it (Chrome's main
  * thread refuses to compile modules over 4 KB synchronously): there `initWasm()` compiles
- * asynchronously, and the kernels run the reference kernels until it is done.
+ * asynchronously, and the kernels run the reference kernels until it is done. In Node, the first
+ * use starts the shared-memory instance instead (`setKernelStarter`: node/threads.ts).
  *
  * Where the runtime validates relaxed SIMD, the relaxed-SIMD companion module (wasm/assembly/
  * relaxed.ts: the GEMM and the fused attention with fused multiply-adds) is instantiated over the
  * same memory and its kernels used instead of the main module's.
  */
 import { KERNELS_WASM_BASE64, RELAXED_WASM_BASE64 } from './binary.js';
+import { Heap } from './heap.js';
 
 /** The module's exports (wasm/assembly/index.ts). Addresses are byte offsets; sizes are i32. */
 export interface KernelExports {
@@ -197,8 +199,6 @@ interface WasmApi {
 }
 declare const WebAssembly: WasmApi;
 
-const PAGE = 65536;
-
 let exports: KernelExports | null = null;
 let relaxed: GemmExports | null = null;
 let failure: string | null = null;
@@ -229,7 +229,10 @@ export function decodeBase64(s: string): Uint8Array {
 function adopt(e: unknown, r: GemmExports | null): void {
   exports = e as KernelExports;
   relaxed = r;
-  top = base = (exports.heapBase() + 15) & ~15;
+  heap = new Heap(exports.memory, exports.heapBase());
+  shared =
+    typeof SharedArrayBuffer !== 'undefined' && exports.memory.buffer instanceof SharedArrayBuffer;
+  arena = arenaEnd = top = 0;
 }
 
 /**
@@ -269,6 +272,16 @@ export function instantiateRelaxed(base64: string, memory: unknown): GemmExports
 }
 
 let syncTried = false;
+let starter: (() => void) | null = null;
+
+/**
+ * @internal Sets what provides the kernels on first use instead of compiling the module over its
+ * own memory: the Node entry starts the shared-memory instance there (node/threads.ts), so that
+ * tensors can live in the wasm memory. If it throws, the module is compiled as usual.
+ */
+export function setKernelStarter(fn: (() => void) | null): void {
+  starter = fn;
+}
 
 /**
  * Kernels a pool can run on its threads: their exports' names; `…Relaxed` are the companion's
@@ -293,6 +306,8 @@ export type PoolKernel =
 export interface KernelPool {
   readonly threads: number;
   run(tasks: number[][], kernel?: PoolKernel): void;
+  /** Whether every worker has started (until then `run` runs all the tasks on this thread). */
+  ready(): boolean;
 }
 
 let pool: KernelPool | null = null;
@@ -338,7 +353,8 @@ export interface WasmFeatures {
 }
 
 /**
- * What the wasm backend runs on this runtime.
+ * What the wasm backend runs on this runtime. In Node, asking starts the kernels (with
+ * NABLA_WASM_THREADS threads, unless `initWasm({ threads })` came first).
  *
  * @example
  * import * as nb from 'nabla';
@@ -361,6 +377,14 @@ export function wasmFeatures(): WasmFeatures {
 export function kernelsOrNull(): KernelExports | null {
   if (exports || syncTried) return exports;
   syncTried = true;
+  if (starter) {
+    try {
+      starter(); // calls useKernels
+      if (exports) return exports;
+    } catch {
+      syncTried = true; // the module over its own memory, below
+    }
+  }
   try {
     const module = new WebAssembly.Module(decodeBase64(KERNELS_WASM_BASE64));
     const e = new WebAssembly.Instance(module, {}).exports as KernelExports;
@@ -423,6 +447,8 @@ export function initWasm(options: WasmInitOptions = {}): Promise<boolean> {
   if (t !== 'auto' && !(Number.isInteger(t) && t >= 1)) {
     return Promise.reject(new RangeError(`initWasm: threads must be an integer ≥ 1 or 'auto'`));
   }
+  // Node: the shared-memory instance starts synchronously; threads apply if it has not started.
+  if (starter) return initNode(t, options.threads !== undefined);
   const single = initSingle();
   if (t === 1 && !threading) {
     if (options.threads === 1 && !pool) threadsUnavailable = 'one thread requested';
@@ -446,6 +472,19 @@ export function initWasm(options: WasmInitOptions = {}): Promise<boolean> {
     }
   });
   return threading.then(() => exports !== null);
+}
+
+/** Node: `threads` (when asked) goes to the thread starter before the instance starts. */
+async function initNode(threads: number | 'auto', asked: boolean): Promise<boolean> {
+  if (asked && threadStarter) {
+    try {
+      threadsUnavailable = await threadStarter(threads);
+    } catch (e) {
+      threadsUnavailable = e instanceof Error ? e.message : String(e);
+    }
+  }
+  kernelsOrNull();
+  return exports !== null;
 }
 
 /** The single-threaded kernels, compiled asynchronously. */
@@ -501,35 +540,58 @@ export function wasmKernelCalls(): number {
   return calls;
 }
 
-let base = 0;
+let heap: Heap | null = null;
+let shared = false;
+
+/** @internal The heap of the current instance's memory (null before compilation). */
+export function wasmHeap(): Heap | null {
+  return heap;
+}
+
+/**
+ * @internal Whether the current instance's memory is a shared WebAssembly.Memory: growing it then
+ * leaves typed arrays over it valid, so tensors may live there (resident.ts).
+ */
+export function sharedMemory(): boolean {
+  return shared;
+}
+
+// The staging arena: the heap block [arena, arenaEnd), and its next free byte.
+let arena = 0;
+let arenaEnd = 0;
 let top = 0;
 let f32View = new Float32Array(0);
 
 /**
  * Starts a kernel call that will allocate at most `bytes` (plus 16 per block for alignment):
- * earlier blocks are released and the memory grows if needed. False when it cannot grow that far
- * (WebAssembly's 4 GiB, or the platform's limit): the caller then runs the reference kernel.
+ * earlier blocks are released, and the arena is replaced by a larger one if needed. False when the
+ * memory cannot grow that far (WebAssembly's 4 GiB, or the platform's limit): the caller then runs
+ * the reference kernel.
  */
 export function begin(bytes: number): boolean {
-  const e = exports!;
-  top = base;
-  const end = base + bytes;
-  const have = e.memory.buffer.byteLength;
-  if (end <= have) return ++calls > 0; // counted only when the call will run in WebAssembly
-  if (end > 0xffff0000) return false;
-  try {
-    const grown = e.memory.grow(Math.ceil((end - have) / PAGE)) !== -1;
-    if (grown) calls++;
-    return grown;
-  } catch {
-    return false;
+  if (arenaEnd - arena < bytes) {
+    const h = heap!;
+    if (arena !== 0) h.release(arena);
+    arena = arenaEnd = 0;
+    // Doubling sizes: a run whose calls grow bit by bit replaces its arena a few times only.
+    let size = 2 ** Math.ceil(Math.log2(Math.max(bytes, 65536)));
+    let p = h.alloc(size);
+    if (p === 0) p = h.alloc((size = bytes));
+    if (p === 0) return false;
+    arena = p;
+    arenaEnd = p + Math.ceil(size / 64) * 64; // heap blocks are whole multiples of 64 bytes
   }
+  top = arena;
+  calls++; // counted only when the call will run in WebAssembly
+  return true;
 }
 
 /** A 16-byte-aligned block of `bytes` inside what `begin` reserved; returns its address. */
 export function alloc(bytes: number): number {
   const ptr = top;
   top = (top + bytes + 15) & ~15;
+  // Past the arena lie tensors: a call that allocates more than it reserved is a bug.
+  if (ptr + bytes > arenaEnd) throw new Error('wasm: a kernel call overran its staging arena');
   return ptr;
 }
 

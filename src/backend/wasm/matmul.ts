@@ -1,6 +1,6 @@
 /**
- * float32 matmul on the wasm backend: the operands' spans are copied into the wasm memory and the
- * packed, cache-blocked f32x4 GEMM (wasm/assembly/gemm.ts; its relaxed-SIMD build where the
+ * float32 matmul on the wasm backend: the operands' spans are copied into the wasm memory (unless
+ * resident there, stage.ts) and the packed, cache-blocked f32x4 GEMM (wasm/assembly/gemm.ts; its relaxed-SIMD build where the
  * runtime has it) reads them with their strides; with a thread pool (src/backend/wasm/node/
  * threads.ts), large products are split into batches, or bands of rows or of columns, one per
  * thread. Other dtypes run the reference kernel.
@@ -16,7 +16,7 @@ import {
   type GemmExports,
   type PoolKernel,
 } from './instance.js';
-import { copyIn, copyOut, stagedBytes } from './stage.js';
+import { copyIn, copyOut, output, outputBytes, stagedBytes } from './stage.js';
 
 const ADD = 0; // the add op of the elementwise binary kernel (wasm/assembly/elementwise.ts)
 const MR = 4; // the micro-kernel's rows and columns (wasm/assembly/gemm.ts): bands are multiples
@@ -39,7 +39,8 @@ function chooseGemm(plain: GemmExports): { gemm: GemmExports; kernel: PoolKernel
 
 /**
  * out = a·b (+ bias on every row). The bias is added in the wasm memory before the product is
- * copied out, by the elementwise add kernel, so a linear layer costs no second pass through JS.
+ * copied out (or in `out` itself, when resident), by the elementwise add kernel, so a linear layer
+ * costs no second pass through JS.
  */
 export function matmul(a: View, b: View, out: View, bias: View | null = null): void {
   const k = kernelsOrNull();
@@ -57,15 +58,15 @@ export function matmul(a: View, b: View, out: View, bias: View | null = null): v
   const pool = wasmPool();
   const threads = pool && size * K >= gemmTuning.minThreadedMacs ? pool.threads : 1;
   const biasBytes = bias ? stagedBytes(bias) : 0;
-  if (
-    !begin(stagedBytes(a) + stagedBytes(b) + biasBytes + size * 4 + (scratch + 16) * threads + 16)
-  ) {
+  const inputs = [a, b, bias];
+  const outBytes = outputBytes(out, size, inputs);
+  if (!begin(stagedBytes(a) + stagedBytes(b) + biasBytes + outBytes + (scratch + 16) * threads)) {
     refBackend.kernels.matmul(a, b, out, bias);
     return;
   }
   const pa = copyIn(a);
   const pb = copyIn(b);
-  const pc = alloc(size * 4);
+  const pc = output(out, size, inputs);
   const scratches = [alloc(scratch)];
   const [sab, sam, sak] = a.strides as [number, number, number];
   const [sbb, sbk, sbn] = b.strides as [number, number, number];

@@ -19,6 +19,7 @@ const SLOT = 16;
 const GEN = 0; // bumped to start a round
 const PENDING = 1; // workers still running this round
 const FAILED = 2; // set by a worker whose kernel threw this round
+const READY = 3; // workers that have started their loop
 const HEADER = 4;
 
 /** Kernel codes of the control block. Every kernel does nothing on all-zero arguments. */
@@ -60,6 +61,7 @@ const FNS = (Object.keys(CODES) as PoolKernel[])
  */
 export const WORKER_LOOP = `
 const fns = [${FNS}];
+Atomics.add(ctrl, ${READY}, 1);
 let gen = 0;
 for (;;) {
   Atomics.wait(ctrl, ${GEN}, gen);
@@ -104,9 +106,23 @@ export function kernelPool(
   const ctrl = new Int32Array(control);
   // A spin-wait hint to the CPU where the runtime has it (Atomics.pause: Chrome 133, Node 24).
   const pause = (Atomics as { pause?: () => void }).pause?.bind(Atomics) ?? (() => {});
-  return {
+  const relaxedOrMain = (kernel: PoolKernel): ((...args: number[]) => void) => {
+    const relaxedName = RELAXED[kernel];
+    return (relaxedName ? r![relaxedName] : k[kernel as keyof KernelExports]) as (
+      ...args: number[]
+    ) => void;
+  };
+  const pool: KernelPool = {
     threads,
+    ready: () => Atomics.load(ctrl, READY) === threads - 1,
     run(tasks, kernel = 'gemm') {
+      const own = relaxedOrMain(kernel);
+      // Until every worker has started its loop (Node's start while this thread runs on), this
+      // thread runs all the tasks itself: it must never wait on a worker that is not there yet.
+      if (!pool.ready()) {
+        for (const t of tasks) own(...t);
+        return;
+      }
       const code = CODES[kernel];
       for (let i = 1; i < threads; i++) {
         const t = tasks[i];
@@ -119,10 +135,8 @@ export function kernelPool(
       Atomics.store(ctrl, PENDING, threads - 1);
       Atomics.add(ctrl, GEN, 1);
       Atomics.notify(ctrl, GEN);
-      const relaxedName = RELAXED[kernel];
-      const own = relaxedName ? r![relaxedName] : k[kernel as keyof KernelExports];
       try {
-        (own as (...args: number[]) => void)(...tasks[0]!);
+        own(...tasks[0]!);
       } finally {
         // Even when this thread's part threw: the next round must not start under the workers.
         for (;;) {
@@ -136,4 +150,5 @@ export function kernelPool(
         throw new Error(`wasm backend: the ${kernel} kernel failed on a worker thread`);
     },
   };
+  return pool;
 }

@@ -8,7 +8,7 @@ import type { ReduceOp, View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { coalesce } from '../ref/strided.js';
 import { alloc, begin, kernelsOrNull } from './instance.js';
-import { copyIn, copyOut, stagedBytes } from './stage.js';
+import { copyIn, copyOut, output, outputBytes, stagedBytes } from './stage.js';
 
 const CODES: Record<ReduceOp, number> = { sum: 0, max: 1, min: 2 };
 
@@ -16,13 +16,14 @@ export function reduce(op: ReduceOp, x: View, axes: readonly number[], out: View
   const k = kernelsOrNull();
   const plan = k && x.dtype === 'float32' && out.dtype === 'float32' ? split(x, axes) : null;
   const n = plan ? plan.ni * plan.nj : 0;
-  if (!k || !plan || plan.nk === 0 || !begin(stagedBytes(x) + n * 4 + plan.nj * 8 + 32)) {
+  const ok = k && plan && plan.nk > 0;
+  if (!ok || !begin(stagedBytes(x) + outputBytes(out, n, [x]) + plan.nj * 8 + 16)) {
     refBackend.kernels.reduce(op, x, axes, out);
     return;
   }
   if (n === 0) return;
   const px = copyIn(x);
-  const po = alloc(n * 4);
+  const po = output(out, n, [x]);
   const scratch = alloc(plan.nj * 8);
   k.reduce(CODES[op], plan.ni, plan.nj, plan.nk, px, plan.si, plan.sj, plan.sk, po, scratch);
   copyOut(po, n, out);

@@ -8,7 +8,6 @@
  * and the workers' loop: ../pool.ts, shared with the browser's Web Workers, ../browser/threads.ts).
  * Workers are unref'd: they never keep the process alive.
  */
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { KERNELS_SHARED_WASM_BASE64, RELAXED_SHARED_WASM_BASE64 } from '../binary.js';
 import {
@@ -42,8 +41,9 @@ ${WORKER_LOOP}`;
 let started = 0;
 
 /**
- * Runs the wasm backend's matmul on `n` threads (this one included) from now on. Once per process:
- * a second call with another count throws.
+ * Runs the wasm backend's matmul on `n` threads (this one included) from now on, over a shared
+ * memory (n = 1 too: tensors then live in it, ../resident.ts). Once per process: a second call
+ * with another count throws.
  */
 export function startWasmThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`wasm threads: expected n ≥ 1, got ${n}`);
@@ -70,18 +70,11 @@ export function startWasmThreads(n: number): void {
     });
     w.unref();
   }
-  useKernels(k, r, kernelPool(n, k, r, control, true));
+  // One thread: the shared instance without a pool (its memory is what counts: ../resident.ts).
+  useKernels(k, r, n === 1 ? null : kernelPool(n, k, r, control, true));
 }
 
-/**
- * `initWasm({ threads })` in Node (registered by the Node entry): starts the pool now ('auto': the
- * available parallelism, at most 8); the reason when it stays on one thread, else null.
- */
-export async function startNodeThreads(threads: number | 'auto'): Promise<string | null> {
-  const n = threads === 'auto' ? Math.min(8, availableParallelism()) : threads;
-  if (n === 1) {
-    return threads === 'auto' ? 'auto: this machine has one core' : 'one thread requested';
-  }
-  startWasmThreads(n);
-  return null;
+/** Threads the pool started with (0: not started yet). */
+export function wasmThreadsStarted(): number {
+  return started;
 }
