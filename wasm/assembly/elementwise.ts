@@ -97,6 +97,20 @@ function bin(op: i32, x: v128, y: v128): v128 {
   }
 }
 
+/** out[i] = gelu(x[i]) for i < n (a multiple of 4): the loop alone, no op switch in it. */
+function geluRow(x: usize, out: usize, n: i32): void {
+  const end = x + ((<usize>n) << 2);
+  for (; x < end; x += 16, out += 16) v128.store(out, vgelu(v128.load(x)));
+}
+
+/** out[i] = g[i]·gelu′(x[i]) for i < n (a multiple of 4). */
+function geluGradRow(x: usize, g: usize, out: usize, n: i32): void {
+  const end = x + ((<usize>n) << 2);
+  for (; x < end; x += 16, g += 16, out += 16) {
+    v128.store(out, f32x4.mul(v128.load(g), vgeluGrad(v128.load(x))));
+  }
+}
+
 /** Four lanes from `p`: consecutive when the stride is 1, one value repeated when it is 0. */
 function lanes(p: usize, stride: i32): v128 {
   return stride == 0 ? v128.load32_splat(p) : v128.load(p);
@@ -127,7 +141,12 @@ export function unary(
       let px = xq + ((<usize>r * <usize>sxr) << 2);
       let po = oq + ((<usize>r * <usize>n) << 2);
       let i = 0;
-      if (sx == 1) {
+      if (sx == 1 && op == GELU) {
+        i = n & ~3;
+        geluRow(px, po, i);
+        px += (<usize>i) << 2;
+        po += (<usize>i) << 2;
+      } else if (sx == 1) {
         for (; i + 4 <= n; i += 4) {
           v128.store(po, un(op, v128.load(px)));
           px += 16;
@@ -218,7 +237,13 @@ export function binary(
       let pb = bq + ((<usize>r * <usize>sbr) << 2);
       let po = oq + ((<usize>r * <usize>n) << 2);
       let i = 0;
-      if (vector) {
+      if (op == GELU_GRAD && sa == 1 && sb == 1) {
+        i = n & ~3;
+        geluGradRow(pa, pb, po, i);
+        pa += (<usize>i) << 2;
+        pb += (<usize>i) << 2;
+        po += (<usize>i) << 2;
+      } else if (vector) {
         for (; i + 4 <= n; i += 4) {
           v128.store(po, bin(op, lanes(pa, sa), lanes(pb, sb)));
           pa += va;

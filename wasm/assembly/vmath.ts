@@ -205,93 +205,184 @@ function vexpSplit(hi: v128, lo: v128): v128 {
   return expRounded(t, hi, lo, true);
 }
 
-/** |x| clamped to this in the GELU helpers: past it, x·Φ(−|x|) and φ(x) round to 0 in float32. */
-const GELU_MAX: f32 = 14.5;
+/**
+ * |x| clamped to this in the GELU helpers: past it, x·Φ(−|x|) and x·φ(x) round to 0 in float32
+ * (at 14.5 the latter is still −2^−149).
+ */
+const GELU_MAX: f32 = 15;
+/** 2^−64: R is kept scaled by it, and e^{−a²/2} = y·2^(n+64) (n ≥ −163), so both factors stay normal. */
+const TWO_M64: f32 = 5.421010862427522e-20;
 
 /**
- * −x²/2 of a = |x| (≤ GELU_MAX) as hi + lo, hi exact: a's top 12 bits square exactly in float32
- * (Dekker's split), so exp(−x²/2) loses nothing to the rounding of x² (which, at x = −5, would
- * cost some ten ulp).
+ * The GELU kernels' constants, read with a load-splat where they are used (see e^x's above: V8
+ * rebuilds each f32x4 constant in three instructions at every use inside a loop). In the main
+ * module only: the relaxed companion has no static data, and no GELU.
+ */
+const GELU_F32: usize = ASC_FEATURE_RELAXED_SIMD
+  ? 0
+  : memory.data<f32>([
+      GELU_MAX,
+      0.5 * LOG2E,
+      ROUND,
+      2 * LN2_HI,
+      2 * LN2_LO,
+      -0.5,
+      1.6666665459e-1,
+      5.0000001201e-1,
+      8.3334519073e-3,
+      4.1665795894e-2,
+      1.98756915e-4,
+      1.3981999507e-3,
+      1,
+      4,
+      0.25,
+      0.6,
+      0.393559933 * TWO_M64,
+      0.223485231 * TWO_M64,
+      0.474421024 * TWO_M64,
+      0.51405549 * TWO_M64,
+      0.0167919174 * TWO_M64,
+      0.261627525 * TWO_M64,
+      -0.0350109562 * TWO_M64,
+      -0.0867085457 * TWO_M64,
+      0.017000366 * TWO_M64,
+      0.0265855398 * TWO_M64,
+      0.3989422804014327 * TWO_M64,
+      -0.0,
+    ]);
+const G_MAX = 0;
+const G_HALF_LOG2E = 1;
+const G_ROUND = 2;
+const G_LN2_HI2 = 3;
+const G_LN2_LO2 = 4;
+const G_MINUS_HALF = 5;
+const G_EXP = 6; // e^x's six coefficients, as K_P
+const G_ONE = 12;
+const G_FOUR = 13;
+const G_QUARTER = 14;
+const G_SHIFT = 15;
+const G_R = 16; // R's ten coefficients (pairs as tailRatio's p01 ... p89), times 2^−64
+const G_INV_SQRT_2PI = 26; // times 2^−64
+const G_NEG_ZERO = 27;
+const GELU_I32: usize = ASC_FEATURE_RELAXED_SIMD
+  ? 0
+  : memory.data<i32>([0x7fffffff, 0xfffff000, 0x80000000, 127 + 64]);
+const G_ABS = 0;
+const G_SPLIT = 1;
+const G_SIGN = 2;
+const G_BIAS = 3;
+
+// @inline
+function g4(k: i32): v128 {
+  return v128.load32_splat(GELU_F32 + ((<usize>k) << 2));
+}
+// @inline
+function gi4(k: i32): v128 {
+  return v128.load32_splat(GELU_I32 + ((<usize>k) << 2));
+}
+
+/** t = ROUND + n, n = round(−ah²/2·log2 e), ah = `a & G_SPLIT` (geluExp's split). */
+// @inline
+function geluRound(a: v128): v128 {
+  const ah = v128.and(a, gi4(G_SPLIT));
+  return f32x4.sub(g4(G_ROUND), f32x4.mul(f32x4.mul(ah, ah), g4(G_HALF_LOG2E)));
+}
+
+/** 2^(n+64) from geluRound's t: t's bits are ROUND's plus n (ROUND's low 9 bits are 0). */
+// @inline
+function geluScale(t: v128): v128 {
+  return i32x4.shl(i32x4.add(t, gi4(G_BIAS)), 23);
+}
+
+/**
+ * e^{−a²/2} for 0 ≤ a ≤ GELU_MAX as y·2^(n+64), t from geluRound: returns y (in [½√2, √2]); the
+ * caller takes geluScale(t) (n ≥ −163, so one normal factor). a² is split as u + v, u = ah² exact (ah: a's top 12
+ * bits, Dekker's split), so e^{−a²/2} loses nothing to the rounding of a² (which, at a = 5, would
+ * cost some ten ulp). n = round(−u/2·log2 e), and the reduced argument
+ * −½((u + 2n·ln2_hi) + (v + 2n·ln2_lo)), u + 2n·ln2_hi exact: Cephes' expf reduction and
+ * polynomial (vexp's), without the clamping, and with the scaling left to the caller, which folds
+ * it into a factor known early (off the critical path).
  */
 // @inline
-function halfSquareHi(a: v128): v128 {
-  const ah = v128.and(a, i32x4.splat(0xfffff000));
-  return f32x4.mul(f32x4.mul(ah, ah), f32x4.splat(-0.5));
-}
-// @inline
-function halfSquareLo(a: v128): v128 {
-  const ah = v128.and(a, i32x4.splat(0xfffff000));
-  return f32x4.mul(f32x4.mul(f32x4.sub(a, ah), f32x4.add(a, ah)), f32x4.splat(-0.5));
+function geluExp(a: v128, t: v128): v128 {
+  const ah = v128.and(a, gi4(G_SPLIT));
+  const u = f32x4.mul(ah, ah);
+  const v = f32x4.mul(f32x4.sub(a, ah), f32x4.add(a, ah));
+  const fn = f32x4.sub(t, g4(G_ROUND));
+  const rHi = f32x4.add(u, f32x4.mul(fn, g4(G_LN2_HI2)));
+  const rLo = f32x4.add(v, f32x4.mul(fn, g4(G_LN2_LO2)));
+  const r = f32x4.mul(f32x4.add(rHi, rLo), g4(G_MINUS_HALF));
+  const r2 = f32x4.mul(r, r);
+  const p01 = axpb(r, g4(G_EXP), g4(G_EXP + 1));
+  const p23 = axpb(r, g4(G_EXP + 2), g4(G_EXP + 3));
+  const p45 = axpb(r, g4(G_EXP + 4), g4(G_EXP + 5));
+  const p = f32x4.add(p01, f32x4.mul(r2, f32x4.add(p23, f32x4.mul(r2, p45))));
+  return f32x4.add(f32x4.add(f32x4.mul(p, r2), r), g4(G_ONE));
 }
 
 /**
- * R(a) = Q(a)·e^{a²/2} for 0 ≤ a ≤ GELU_MAX, Q(a) = 1 − Φ(a) the normal upper tail (R(0) = ½,
- * R(a) ≈ 1/(a√(2π)) for large a): native/vmath-simd.h's normal_tail_ratio, t·P(t − 0.6) with
- * t = 4/(4 + a), P of degree 9 fitted to a relative error of 1e-8. Splitting Q this way keeps
- * e^{−a²/2} and the division and polynomial two independent chains (erfc as t·e^{−z² + P(t)}
- * chains them, twice the latency), and leaves the lower tail its relative accuracy. t is corrected
- * for the rounding of 4 + a (Fast2Sum's exact error); the division's half ulp remains.
+ * R(a)·2^−64, R(a) = Q(a)·e^{a²/2} for 0 ≤ a ≤ GELU_MAX, Q(a) = 1 − Φ(a) the normal upper tail
+ * (R(0) = ½, R(a) ≈ 1/(a√(2π)) for large a): native/vmath-simd.h's normal_tail_ratio, t·P(t − 0.6)
+ * with t = 4/(4 + a), P of degree 9 fitted to a relative error of 1e-8 (its coefficients scaled by
+ * 2^−64, exactly). Splitting Q this way keeps e^{−a²/2} and the division and polynomial two
+ * independent chains (erfc as t·e^{−z² + P(t)} chains them, twice the latency), and leaves the lower
+ * tail its relative accuracy. t is corrected for the rounding of 4 + a: its error a − (d − 4) is
+ * exact for 0 ≤ a < 16 (Fast2Sum below 4; above, d − 4 and the difference are multiples of a's
+ * ulp); the division's half ulp remains.
  */
 // @inline
 function tailRatio(a: v128): v128 {
-  const four = f32x4.splat(4);
+  const four = g4(G_FOUR);
   const d = f32x4.add(a, four);
   const t0 = f32x4.div(four, d);
-  const err = f32x4.sub(f32x4.pmin(a, four), f32x4.sub(d, f32x4.pmax(a, four)));
+  const err = f32x4.sub(a, f32x4.sub(d, four));
   // 4/(d + err) ≈ t0·(1 − err/d) = t0 − t0²·err/4.
-  const t = f32x4.sub(t0, f32x4.mul(f32x4.mul(t0, t0), f32x4.mul(err, f32x4.splat(0.25))));
-  const s = f32x4.sub(t, f32x4.splat(0.6));
+  const t = f32x4.sub(t0, f32x4.mul(f32x4.mul(t0, t0), f32x4.mul(err, g4(G_QUARTER))));
+  const s = f32x4.sub(t, g4(G_SHIFT));
   // Estrin's scheme: four dependent multiply-adds instead of Horner's nine.
   const s2 = f32x4.mul(s, s);
   const s4 = f32x4.mul(s2, s2);
-  const p01 = axpb(s, f32x4.splat(0.393559933), f32x4.splat(0.223485231));
-  const p23 = axpb(s, f32x4.splat(0.474421024), f32x4.splat(0.51405549));
-  const p45 = axpb(s, f32x4.splat(0.0167919174), f32x4.splat(0.261627525));
-  const p67 = axpb(s, f32x4.splat(-0.0350109562), f32x4.splat(-0.0867085457));
-  const p89 = axpb(s, f32x4.splat(0.017000366), f32x4.splat(0.0265855398));
+  const p01 = axpb(s, g4(G_R), g4(G_R + 1));
+  const p23 = axpb(s, g4(G_R + 2), g4(G_R + 3));
+  const p45 = axpb(s, g4(G_R + 4), g4(G_R + 5));
+  const p67 = axpb(s, g4(G_R + 6), g4(G_R + 7));
+  const p89 = axpb(s, g4(G_R + 8), g4(G_R + 9));
   const p47 = axpb(s2, p67, p45);
   const p03 = axpb(s2, p23, p01);
   return f32x4.mul(t, axpb(s4, axpb(s4, p89, p47), p03));
 }
 
-/** e^{−a²/2} for 0 ≤ a ≤ GELU_MAX, a² split as above. */
-// @inline
-function expHalfSquare(a: v128): v128 {
-  return vexpSplit(halfSquareHi(a), halfSquareLo(a));
-}
-
 /**
- * The exact GELU x·Φ(x) on four lanes, to a few ulp in both tails: x·(1 − e·R) for x ≥ 0,
- * (x·R)·e below (e = e^{−x²/2}; x·R is about −0.4 for large |x|, so only the last product
- * underflows). −0 below −GELU_MAX (the exact value rounds to it) and at −∞, +∞ at +∞, NaN stays
+ * The exact GELU x·Φ(x) on four lanes, to a few ulp in both tails. With a = min(|x|, GELU_MAX),
+ * e = e^{−a²/2} and R as above, x·Φ(x) = x − a·R·e for x ≥ 0 and −a·R·e below (a·R is about 0.4
+ * for large a, and a·R·2^−64·2^(n+64) is formed while e's polynomial runs: one product after it).
+ * max(x, −0) − p: −0 below −GELU_MAX (the exact value rounds to it) and at −∞, +∞ at +∞, NaN stays
  * NaN.
  */
 // @inline
 export function vgelu(x: v128): v128 {
-  const a = f32x4.pmin(f32x4.abs(x), f32x4.splat(GELU_MAX));
-  const e = expHalfSquare(a);
-  const r = tailRatio(a);
-  const pos = f32x4.mul(x, f32x4.sub(f32x4.splat(1), f32x4.mul(e, r)));
-  const neg = f32x4.mul(f32x4.mul(x, r), e);
-  const y = v128.bitselect(pos, neg, f32x4.ge(x, f32x4.splat(0)));
-  return v128.bitselect(f32x4.splat(-0.0), y, f32x4.lt(x, f32x4.splat(-GELU_MAX)));
+  const a = f32x4.pmin(v128.and(x, gi4(G_ABS)), g4(G_MAX));
+  const t = geluRound(a);
+  const y = geluExp(a, t);
+  const ars = f32x4.mul(f32x4.mul(a, tailRatio(a)), geluScale(t));
+  return f32x4.sub(f32x4.pmax(x, g4(G_NEG_ZERO)), f32x4.mul(y, ars));
 }
 
 /**
- * d/dx x·Φ(x) = Φ(x) + x·φ(x) on four lanes, φ(x) = e/√(2π): 1 − e·R + x·φ for x ≥ 0,
- * e·(R + x/√(2π)) below (no cancellation: R − a/√(2π) is about −a/√(2π) for large a). x is
- * clamped to ±GELU_MAX (past it e = 0): 0 at −∞, 1 at +∞, NaN stays NaN.
+ * d/dx x·Φ(x) = Φ(x) + x·φ(x) on four lanes, φ(x) = e/√(2π): 1 + e·(a/√(2π) − R) for x ≥ 0,
+ * e·(R − a/√(2π)) below (no cancellation: R − a/√(2π) is about −a/√(2π) for large a), a and e as
+ * in vgelu: one product and a sum after e's polynomial. 0 at −∞, 1 at +∞, NaN stays NaN.
  */
 // @inline
 export function vgeluGrad(x: v128): v128 {
-  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(-GELU_MAX)), f32x4.splat(GELU_MAX));
-  const a = f32x4.abs(xc);
-  const e = expHalfSquare(a);
-  const r = tailRatio(a);
-  const xd = f32x4.mul(xc, f32x4.splat(0.3989422804014327)); // x/√(2π)
-  const pos = axpb(e, xd, f32x4.sub(f32x4.splat(1), f32x4.mul(e, r)));
-  const neg = f32x4.mul(e, f32x4.add(xd, r));
-  return v128.bitselect(pos, neg, f32x4.ge(x, f32x4.splat(0)));
+  const a = f32x4.pmin(v128.and(x, gi4(G_ABS)), g4(G_MAX));
+  const t = geluRound(a);
+  const y = geluExp(a, t);
+  const d = f32x4.sub(f32x4.mul(a, g4(G_INV_SQRT_2PI)), tailRatio(a));
+  const k = v128.xor(f32x4.mul(d, geluScale(t)), v128.and(x, gi4(G_SIGN)));
+  // 1 where x's sign bit is clear (−0 counts as negative, consistently with k's sign).
+  const h = v128.andnot(g4(G_ONE), i32x4.shr_s(x, 31));
+  return f32x4.add(h, f32x4.mul(y, k));
 }
 
 const SQRT_2_OVER_PI = 0.7978845608028654;
