@@ -61,11 +61,12 @@ export class Tensor implements View, Disposable {
 
   /**
    * @internal A new contiguous tensor backed by a fresh zeroed buffer, or, with `uninitialized`,
-   * one whose contents are undefined (the caller's kernel must write every element).
+   * one whose contents are undefined (the caller's kernel must write every element); `collected`:
+   * in storage the garbage collector frees (see Backend.alloc).
    */
-  static _empty(shape: Shape, dtype: DType, uninitialized = false): Tensor {
+  static _empty(shape: Shape, dtype: DType, uninitialized = false, collected = false): Tensor {
     const backend = getBackend();
-    const buf = new Buffer(backend, backend.alloc(dtype, sizeOf(shape), uninitialized));
+    const buf = new Buffer(backend, backend.alloc(dtype, sizeOf(shape), uninitialized, collected));
     return new Tensor(buf, [...shape], contiguousStrides(shape), 0, dtype);
   }
 

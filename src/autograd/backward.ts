@@ -7,7 +7,8 @@ import { GradError, ShapeError } from '../core/errors.js';
 import { formatShape, shapesEqual } from '../core/shape.js';
 import { keep } from '../memory.js';
 import { onesLike } from '../ops/creation.js';
-import { nextTensorId, type Tensor } from '../tensor.js';
+import { nextTensorId, Tensor } from '../tensor.js';
+import { kernelsFor } from '../ops/util.js';
 import { enableGrad, noGrad } from './grad-mode.js';
 import { tapeListener } from './node.js';
 import { gatherSliceGrads, type SlicePart } from './slice-grads.js';
@@ -52,7 +53,7 @@ function topologicalOrder(root: Tensor): Tensor[] {
  */
 function accumulate(t: Tensor, g: Tensor, createGraph: boolean, owned = false): void {
   if (t.grad === null || t.grad.isDisposed) {
-    t.grad = keep(owned ? g : createGraph ? g.clone() : g.clone().detach());
+    t.grad = keep(createGraph ? g.clone() : leafGradient(g, owned));
   } else if (createGraph || t.grad.requiresGrad) {
     t.grad = keep(t.grad.add(g));
   } else {
@@ -87,6 +88,21 @@ function ownedByPass(
     g._buffer.refs === 1 &&
     g.size === g._buffer.handle.size
   );
+}
+
+/**
+ * A leaf's first gradient, from `g`: `g` itself when owned (see `ownedByPass`), else a copy. A
+ * leaf's gradient outlives the step and is usually dropped (zeroGrad) rather than disposed, so it
+ * lives in storage the garbage collector frees: where `g`'s must be freed explicitly (the wasm
+ * backend's resident storage, which only a finalizer would give back), it is copied there and an
+ * owned `g` freed at once.
+ */
+function leafGradient(g: Tensor, owned: boolean): Tensor {
+  if (owned && g.storage.explicitFree !== true) return g;
+  const copy = Tensor._empty(g.shape, g.dtype, true, true);
+  kernelsFor(g).copy(g, copy);
+  if (owned) g.dispose();
+  return copy;
 }
 
 export function backward(root: Tensor, grad?: Tensor, options: BackwardOptions = {}): void {

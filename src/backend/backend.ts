@@ -272,9 +272,11 @@ export interface Backend {
   readonly kernels: Kernels;
   /**
    * A zero-filled buffer of `size` elements; with `uninitialized`, its contents may be anything
-   * (for outputs that a kernel overwrites whole, saving the zero-fill of a reused buffer).
+   * (for outputs that a kernel overwrites whole, saving the zero-fill of a reused buffer). With
+   * `collected`, storage that the garbage collector frees, where the backend has such storage,
+   * for a tensor likely to be dropped rather than disposed (a parameter's gradient).
    */
-  alloc(dtype: DType, size: number, uninitialized?: boolean): Storage;
+  alloc(dtype: DType, size: number, uninitialized?: boolean, collected?: boolean): Storage;
   /** Copies `data` (converted to the storage's dtype) into the storage, starting at `offset`. */
   write(storage: Storage, data: ArrayLike<number>, offset?: number): void;
   /** A fresh typed-array copy of the storage's contents (synchronous: CPU backends). */

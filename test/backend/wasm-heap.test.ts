@@ -295,6 +295,32 @@ test('tensors: wasm tensors mix with ref ones, and ref reads them after setBacke
   }
 });
 
+test('parameter gradients live in collected storage: dropping them (zeroGrad) holds no blocks', () => {
+  nb.setBackend(wasmBackend);
+  try {
+    nb.manualSeed(0);
+    const layer = new nb.nn.Linear(24, 8);
+    const opt = new nb.optim.SGD(layer.parameters(), { lr: 0.01 });
+    const x = nb.randn([16, 24]);
+    const step = (): void => {
+      nb.scope(() => layer.forward(x).square().mean().backward());
+      opt.step();
+      opt.zeroGrad();
+    };
+    step();
+    const base = residentLiveBytes();
+    for (let i = 0; i < 20; i++) step(); // synchronous: no finalizer can run in between
+    assert.equal(residentLiveBytes(), base, 'dropped gradients held resident blocks');
+    nb.scope(() => layer.forward(x).square().mean().backward());
+    for (const p of layer.parameters()) {
+      assert.ok(!(p.grad!._buffer.handle instanceof ResidentStorage), 'a gradient was resident');
+    }
+    assert.ok(layer.weight._buffer.handle instanceof ResidentStorage, 'the weight is resident');
+  } finally {
+    nb.setBackend('ref');
+  }
+});
+
 test('dispose and the garbage collector give blocks back', async () => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;

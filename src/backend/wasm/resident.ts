@@ -65,13 +65,26 @@ function zero(heap: Heap, ptr: number, bytes: number, data: TypedArray): void {
   else data.fill(0);
 }
 
-/** A zero-filled storage (left as it is with `uninitialized`), resident where it can be. */
-export function allocStorage(dtype: DType, size: number, uninitialized = false): Storage {
+/**
+ * A zero-filled storage (left as it is with `uninitialized`), resident where it can be, except
+ * `collected` ones (tensors likely dropped rather than disposed: see Backend.alloc).
+ */
+export function allocStorage(
+  dtype: DType,
+  size: number,
+  uninitialized = false,
+  collected = false,
+): Storage {
   const width = dtype === 'bool' ? 1 : 4;
   const bytes = size * width;
   // kernelsOrNull compiles the kernels on the first allocation: parameters, created before any
   // kernel runs, are resident too.
-  if (RESIDENT.has(dtype) && size > 0 && residentBytes + bytes <= residentTuning.maxBytes) {
+  if (
+    !collected &&
+    RESIDENT.has(dtype) &&
+    size > 0 &&
+    residentBytes + bytes <= residentTuning.maxBytes
+  ) {
     const heap = kernelsOrNull() && sharedMemory() ? wasmHeap() : null;
     const ptr = heap ? heap.alloc(bytes) : 0;
     if (ptr !== 0) {
