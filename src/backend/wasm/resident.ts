@@ -9,8 +9,8 @@
  * FinalizationRegistry of src/memory.ts, which runs only when the event loop turns. A synchronous
  * loop that drops tensors (the gradients `zeroGrad()` lets go) would fill the memory, so resident
  * bytes are bounded (`residentTuning.maxBytes`); beyond the bound, and where the memory is not
- * shared (browsers without cross-origin isolation), storage is the reference backend's typed
- * arrays, which the kernels copy as before.
+ * shared (browsers: growing it detaches its buffer, and every array over it), storage is the
+ * reference backend's typed arrays, which the kernels copy in and out.
  */
 import type { DType, TypedArray } from '../../core/dtype.js';
 import type { Storage } from '../backend.js';
