@@ -6,14 +6,36 @@
  * (../resident.ts), at most NABLA_WASM_RESIDENT_MIB of them (512 by default; 0: none); and V8's
  * relaxed-SIMD flag is set only then, so a process that never runs wasm keeps V8's defaults.
  */
-import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
 import { setKernelStarter, setRelaxedSimdEnabler, setThreadStarter } from '../instance.js';
 import { residentTuning } from '../resident.js';
 import { enableRelaxedSimd } from './relaxed-simd.js';
 import { startWasmThreads, wasmThreadsStarted } from './threads.js';
 
 /**
- * Sets the wasm backend up for Node; `threads` is NABLA_WASM_THREADS (unset: 1), `residentMiB`
+ * The default thread count: one per physical core, as the native backend (hyper-threads add
+ * nothing to the GEMM), read from Linux's CPU topology; elsewhere the available parallelism; at
+ * most 8.
+ */
+export function defaultWasmThreads(): number {
+  const logical = availableParallelism();
+  const cores = new Set<string>();
+  try {
+    for (let c = 0; c < cpus().length; c++) {
+      const dir = `/sys/devices/system/cpu/cpu${c}/topology/`;
+      const id = (f: string): string => readFileSync(dir + f, 'utf8').trim();
+      cores.add(`${id('physical_package_id')}:${id('core_id')}`);
+    }
+  } catch {
+    cores.clear(); // no topology to read (not Linux): count logical CPUs
+  }
+  return Math.max(1, Math.min(8, logical, cores.size || logical));
+}
+
+/**
+ * Sets the wasm backend up for Node; `threads` is NABLA_WASM_THREADS (unset: one per physical
+ * core, see defaultWasmThreads), `residentMiB`
  * NABLA_WASM_RESIDENT_MIB (unset: the default bound).
  */
 export function setUpWasmForNode(threads: string | undefined, residentMiB?: string): void {
@@ -24,7 +46,7 @@ export function setUpWasmForNode(threads: string | undefined, residentMiB?: stri
       console.warn(`nabla: NABLA_WASM_RESIDENT_MIB=${residentMiB} is not a number >= 0; ignored`);
   }
   setRelaxedSimdEnabler(enableRelaxedSimd);
-  let n = Number(threads ?? 1);
+  let n = threads === undefined || threads === '' ? defaultWasmThreads() : Number(threads);
   if (!(Number.isInteger(n) && n >= 1)) {
     console.warn(
       `nabla: NABLA_WASM_THREADS=${threads} is not an integer >= 1; the wasm backend's matmul runs on one thread`,
