@@ -3,8 +3,8 @@
  * the browser entry (./index.js), plus the native backend registered and made the default when its
  * addon is built (see src/backend/native), else the wasm backend (with one warning). Set
  * NABLA_BACKEND=ref to keep the reference backend, NABLA_BACKEND=wasm for the wasm backend, and
- * NABLA_WASM_THREADS=n to run the wasm backend's matmul on n threads (its worker threads and its
- * shared memory start when its kernels are first used).
+ * NABLA_WASM_THREADS=n to run the wasm backend's heavy kernels on n threads (default: one per
+ * physical core; its worker threads and its shared memory start when its kernels are first used).
  */
 /// <reference types="node" />
 import { installNativeBackend, nativeBackendInfo } from './backend/native/index.js';

@@ -402,7 +402,9 @@ export interface WasmInitOptions {
   /**
    * Threads for the matmul, attention and the costly elementwise kernels, this one included: a
    * count, or 'auto' (browsers: `navigator.hardwareConcurrency`, Node: the available parallelism;
-   * at most 8). Default 1. In a browser they need a cross-origin isolated page.
+   * at most 8). Default: 1 in browsers; in Node, the count the kernels started with
+   * (NABLA_WASM_THREADS, else one per physical core). In a browser they need a cross-origin
+   * isolated page.
    */
   threads?: number | 'auto';
 }

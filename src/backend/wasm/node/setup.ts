@@ -1,8 +1,8 @@
 /// <reference types="node" />
 /**
  * The wasm backend in Node (the Node entry, and the tests' backend setup): the kernels start on
- * first use as the shared-memory instance of node/threads.ts, on NABLA_WASM_THREADS threads (1:
- * no workers), so that tensors live in the wasm memory and kernels use them in place
+ * first use as the shared-memory instance of node/threads.ts, on NABLA_WASM_THREADS threads (unset:
+ * one per physical core; 1: no workers), so that tensors live in the wasm memory and kernels use them in place
  * (../resident.ts), at most NABLA_WASM_RESIDENT_MIB of them (512 by default; 0: none); and V8's
  * relaxed-SIMD flag is set only then, so a process that never runs wasm keeps V8's defaults.
  */
