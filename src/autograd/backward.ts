@@ -7,8 +7,8 @@ import { GradError, ShapeError } from '../core/errors.js';
 import { formatShape, shapesEqual } from '../core/shape.js';
 import { keep } from '../memory.js';
 import { onesLike } from '../ops/creation.js';
-import { nextTensorId, Tensor } from '../tensor.js';
-import { kernelsFor } from '../ops/util.js';
+import { nextTensorId, type Tensor } from '../tensor.js';
+import { copyOf } from '../ops/util.js';
 import { enableGrad, noGrad } from './grad-mode.js';
 import { tapeListener } from './node.js';
 import { gatherSliceGrads, type SlicePart } from './slice-grads.js';
@@ -99,8 +99,7 @@ function ownedByPass(
  */
 function leafGradient(g: Tensor, owned: boolean): Tensor {
   if (owned && g.storage.explicitFree !== true) return g;
-  const copy = Tensor._empty(g.shape, g.dtype, true, true);
-  kernelsFor(g).copy(g, copy);
+  const copy = copyOf(g, true);
   if (owned) g.dispose();
   return copy;
 }

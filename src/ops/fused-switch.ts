@@ -1,8 +1,8 @@
 /**
  * The switch between the fused kernels (attention, layer norm, softmax-cross-entropy, LSTM/GRU
- * cell, Adam update, GELU, a linear layer's bias added by the matmul kernel) and their composite
- * versions, which stay as the test oracle and the fallback. On by default; tests and benchmarks
- * turn it off to compare.
+ * cell, Adam update, GELU, a linear layer as one matmul op with its bias added by the kernel) and
+ * their composite versions, which stay as the test oracle and the fallback. On by default; tests
+ * and benchmarks turn it off to compare.
  */
 let enabled = true;
 

@@ -119,9 +119,12 @@ export function requireFloat(t: Tensor, op: string): void {
   }
 }
 
-/** A contiguous copy with its own buffer, outside autograd. */
-export function copyOf(t: Tensor): Tensor {
-  const out = empty(t.shape, t.dtype);
+/**
+ * A contiguous copy with its own buffer, outside autograd; `collected`: in storage the garbage
+ * collector frees (see Backend.alloc). The copy writes every element: no zero fill first.
+ */
+export function copyOf(t: Tensor, collected = false): Tensor {
+  const out = Tensor._empty(t.shape, t.dtype, true, collected);
   kernelsFor(t).copy(t, out);
   return out;
 }

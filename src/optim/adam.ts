@@ -5,8 +5,6 @@
  * ten tensor ops; the composite code below stays as the fallback and the test oracle.
  */
 import { fusedKernelsEnabled } from '../ops/fused-switch.js';
-import { noGrad } from '../autograd/grad-mode.js';
-import { scope } from '../memory.js';
 import { isFloat } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
 import { zerosLike } from '../ops/creation.js';
@@ -97,44 +95,41 @@ export class Adam extends Optimizer<AdamOptions> {
   }
 
   step(): void {
-    // In a scope: the update's temporaries are freed at once, not left to the garbage collector.
-    scope(() =>
-      noGrad(() => {
-        for (const { params, options: o } of this.paramGroups) {
-          const [b1, b2] = o.betas;
-          for (const p of params) {
-            if (!p.grad) continue;
-            if (this.fusedStep(p, o)) continue;
-            let g: Tensor = o.maximize ? p.grad.neg() : p.grad;
-            if (o.weightDecay !== 0) {
-              if (this.decoupled) p.mul_(1 - o.lr * o.weightDecay);
-              else g = g.add(p, o.weightDecay);
-            }
-            const s = this.stateOf(p);
-            const step = ((s.step as number | undefined) ?? 0) + 1;
-            s.step = step;
-            const m = (s.expAvg as Tensor | undefined) ?? this.hold(zerosLike(p));
-            const v = (s.expAvgSq as Tensor | undefined) ?? this.hold(zerosLike(p));
-            s.expAvg = m;
-            s.expAvgSq = v;
-            m.mul_(b1).add_(g, 1 - b1); // m = β1·m + (1 − β1)·g
-            v.mul_(b2).add_(g.mul(g), 1 - b2); // v = β2·v + (1 − β2)·g²
-            let second = v;
-            if (o.amsgrad) {
-              const vmax = (s.maxExpAvgSq as Tensor | undefined) ?? this.hold(zerosLike(p));
-              vmax.copy_(vmax.maximum(v));
-              s.maxExpAvgSq = vmax;
-              second = vmax;
-            }
-            const bc1 = 1 - b1 ** step;
-            const bc2 = 1 - b2 ** step;
-            // p −= (lr / bc1) · m / (√v / √bc2 + eps), in PyTorch's order of operations.
-            const denom = second.sqrt().div(Math.sqrt(bc2)).add(o.eps);
-            p.sub_(m.div(denom), o.lr / bc1);
+    this.runUpdate(() => {
+      for (const { params, options: o } of this.paramGroups) {
+        const [b1, b2] = o.betas;
+        for (const p of params) {
+          if (!p.grad) continue;
+          if (this.fusedStep(p, o)) continue;
+          let g: Tensor = o.maximize ? p.grad.neg() : p.grad;
+          if (o.weightDecay !== 0) {
+            if (this.decoupled) p.mul_(1 - o.lr * o.weightDecay);
+            else g = g.add(p, o.weightDecay);
           }
+          const s = this.stateOf(p);
+          const step = ((s.step as number | undefined) ?? 0) + 1;
+          s.step = step;
+          const m = (s.expAvg as Tensor | undefined) ?? this.hold(zerosLike(p));
+          const v = (s.expAvgSq as Tensor | undefined) ?? this.hold(zerosLike(p));
+          s.expAvg = m;
+          s.expAvgSq = v;
+          m.mul_(b1).add_(g, 1 - b1); // m = β1·m + (1 − β1)·g
+          v.mul_(b2).add_(g.mul(g), 1 - b2); // v = β2·v + (1 − β2)·g²
+          let second = v;
+          if (o.amsgrad) {
+            const vmax = (s.maxExpAvgSq as Tensor | undefined) ?? this.hold(zerosLike(p));
+            vmax.copy_(vmax.maximum(v));
+            s.maxExpAvgSq = vmax;
+            second = vmax;
+          }
+          const bc1 = 1 - b1 ** step;
+          const bc2 = 1 - b2 ** step;
+          // p −= (lr / bc1) · m / (√v / √bc2 + eps), in PyTorch's order of operations.
+          const denom = second.sqrt().div(Math.sqrt(bc2)).add(o.eps);
+          p.sub_(m.div(denom), o.lr / bc1);
         }
-      }),
-    );
+      }
+    });
   }
 }
 

@@ -6,7 +6,7 @@
 import { noGrad } from '../autograd/grad-mode.js';
 import { isFloat, type DType } from '../core/dtype.js';
 import { ValueError } from '../core/errors.js';
-import { keep } from '../memory.js';
+import { keep, scope } from '../memory.js';
 import type { Parameter } from '../nn/module.js';
 import { tensor } from '../ops/creation.js';
 import { Tensor } from '../tensor.js';
@@ -82,6 +82,14 @@ export abstract class Optimizer<H extends { lr: number }> {
       this.state.set(p, s);
     }
     return s;
+  }
+
+  /**
+   * Runs an update without grad and in a scope, so that its temporaries are freed at once, not left
+   * to the garbage collector (state tensors are `hold`-ed, and outlive it).
+   */
+  protected runUpdate(fn: () => void): void {
+    scope(() => noGrad(fn));
   }
 
   /** Keeps a state tensor alive across scopes. */

@@ -1,6 +1,4 @@
 /** Stochastic gradient descent with momentum, dampening, Nesterov and L2 weight decay (PyTorch's rules). */
-import { noGrad } from '../autograd/grad-mode.js';
-import { scope } from '../memory.js';
 import { ValueError } from '../core/errors.js';
 import type { Tensor } from '../tensor.js';
 import { Optimizer, type ParamsArg } from './optimizer.js';
@@ -43,26 +41,23 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 
   step(): void {
-    // In a scope: the update's temporaries are freed at once, not left to the garbage collector.
-    scope(() =>
-      noGrad(() => {
-        for (const { params, options: o } of this.paramGroups) {
-          for (const p of params) {
-            if (!p.grad) continue;
-            let g: Tensor = o.maximize ? p.grad.neg() : p.grad;
-            if (o.weightDecay !== 0) g = g.add(p, o.weightDecay);
-            if (o.momentum !== 0) {
-              const s = this.stateOf(p);
-              let buf = s.momentumBuffer as Tensor | undefined;
-              if (buf === undefined) buf = this.hold(g.clone());
-              else buf.mul_(o.momentum).add_(g, 1 - o.dampening);
-              s.momentumBuffer = buf;
-              g = o.nesterov ? g.add(buf, o.momentum) : buf;
-            }
-            p.sub_(g, o.lr);
+    this.runUpdate(() => {
+      for (const { params, options: o } of this.paramGroups) {
+        for (const p of params) {
+          if (!p.grad) continue;
+          let g: Tensor = o.maximize ? p.grad.neg() : p.grad;
+          if (o.weightDecay !== 0) g = g.add(p, o.weightDecay);
+          if (o.momentum !== 0) {
+            const s = this.stateOf(p);
+            let buf = s.momentumBuffer as Tensor | undefined;
+            if (buf === undefined) buf = this.hold(g.clone());
+            else buf.mul_(o.momentum).add_(g, 1 - o.dampening);
+            s.momentumBuffer = buf;
+            g = o.nesterov ? g.add(buf, o.momentum) : buf;
           }
+          p.sub_(g, o.lr);
         }
-      }),
-    );
+      }
+    });
   }
 }

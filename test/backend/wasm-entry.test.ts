@@ -46,6 +46,20 @@ const y = x.matmul(x).sum().item();
 console.log(JSON.stringify({ backend: x.device, y, list: nb.listBackends() }));
 `;
 
+/** wasmFeatures() of a Node process that set no thread count: one thread per physical core. */
+function defaultFeatures(): Record<string, unknown> {
+  const threads = defaultWasmThreads();
+  return {
+    ready: true,
+    relaxedSimd: true,
+    threads,
+    threadsUnavailable:
+      threads > 1
+        ? null
+        : 'not requested: initWasm({ threads }) starts them (NABLA_WASM_THREADS in Node)',
+  };
+}
+
 test('in Node without the native addon, nabla uses wasm and warns once', () => {
   const { out, stderr } = run(probe('index.node.ts'), {
     NABLA_BACKEND: undefined,
@@ -80,16 +94,7 @@ console.log(JSON.stringify({ before, afterImport, afterWasm, y, features: nb.was
   assert.equal(out.afterImport, out.before, 'importing nabla changed V8 flags');
   assert.equal(out.afterWasm, true);
   assert.equal(out.y, 10);
-  const threads = defaultWasmThreads();
-  assert.deepEqual(out.features, {
-    ready: true,
-    relaxedSimd: true,
-    threads,
-    threadsUnavailable:
-      threads > 1
-        ? null
-        : 'not requested: initWasm({ threads }) starts them (NABLA_WASM_THREADS in Node)',
-  });
+  assert.deepEqual(out.features, defaultFeatures());
 });
 
 test('NABLA_BACKEND=wasm selects wasm without a warning, with the relaxed-SIMD GEMM', () => {
@@ -104,16 +109,7 @@ console.log(JSON.stringify({ backend: x.device, y, features: nb.wasmFeatures() }
   assert.equal(out.y, 54);
   // The Node entry made V8 validate relaxed SIMD (a flag on Node 20) before the kernels compiled;
   // without NABLA_WASM_THREADS, one thread per physical core.
-  const threads = defaultWasmThreads();
-  assert.deepEqual(out.features, {
-    ready: true,
-    relaxedSimd: true,
-    threads,
-    threadsUnavailable:
-      threads > 1
-        ? null
-        : 'not requested: initWasm({ threads }) starts them (NABLA_WASM_THREADS in Node)',
-  });
+  assert.deepEqual(out.features, defaultFeatures());
   assert.doesNotMatch(stderr, /nabla:/);
 });
 
@@ -187,6 +183,20 @@ console.log(JSON.stringify({ invalid, ready, after, again, threads: nb.wasmFeatu
   assert.equal(out.again, true);
   assert.equal(out.threads, 2);
   assert.ok((out.diff as number) < 1e-3, `max difference ${out.diff}`);
+});
+
+test("initWasm({ threads: 'auto' }) in Node: one thread per physical core", () => {
+  const program = `
+import * as nb from '${src('index.node.ts')}';
+await nb.initWasm({ threads: 'auto' });
+console.log(JSON.stringify({ features: nb.wasmFeatures() }));
+`;
+  const { out } = run(program, { NABLA_BACKEND: 'wasm', NABLA_WASM_THREADS: undefined });
+  const threads = defaultWasmThreads();
+  assert.deepEqual(out.features, {
+    ...defaultFeatures(),
+    threadsUnavailable: threads > 1 ? null : 'auto: this machine has one core',
+  });
 });
 
 test('in Node, wasm tensors live in the shared wasm memory, unless NABLA_WASM_RESIDENT_MIB=0', () => {

@@ -8,7 +8,7 @@
 import type { AttentionParams, View } from '../backend.js';
 import { refBackend } from '../ref/index.js';
 import { isContiguousView } from '../ref/strided.js';
-import { alloc, begin, heapU8, kernelsOrNull, relaxedGemm, wasmPool } from './instance.js';
+import { alloc, begin, heapU8, kernelsOrNull, relaxedKernels, wasmPool } from './instance.js';
 import { copyInAll, copyOut, output, outputBytes, stagedBytesAll } from './stage.js';
 
 // The parameter block's byte offsets: keep in step with wasm/assembly/attention.ts.
@@ -194,7 +194,7 @@ function run(
   kernel: 'attentionForward' | 'attentionBackward',
   s: Setup & { scratch: number[] },
 ): void {
-  const relaxed = attentionTuning.relaxedSimd ? relaxedGemm() : null;
+  const relaxed = attentionTuning.relaxedSimd ? relaxedKernels() : null;
   const ke = relaxed ?? kernelsOrNull()!;
   const t = s.scratch.length;
   if (t === 1) {

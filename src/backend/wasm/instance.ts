@@ -185,7 +185,7 @@ export interface KernelExports {
  * The relaxed-SIMD companion's exports (the GEMM and the fused attention kernels, with fused
  * multiply-adds), the same as the main module's.
  */
-export type GemmExports = Pick<
+export type RelaxedExports = Pick<
   KernelExports,
   'gemm' | 'gemmScratchBytes' | 'attentionForward' | 'attentionBackward' | 'attentionScratchBytes'
 >;
@@ -200,7 +200,7 @@ interface WasmApi {
 declare const WebAssembly: WasmApi;
 
 let exports: KernelExports | null = null;
-let relaxed: GemmExports | null = null;
+let relaxed: RelaxedExports | null = null;
 let failure: string | null = null;
 let pending: Promise<boolean> | null = null;
 
@@ -226,7 +226,7 @@ export function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
-function adopt(e: unknown, r: GemmExports | null): void {
+function adopt(e: unknown, r: RelaxedExports | null): void {
   exports = e as KernelExports;
   relaxed = r;
   heap = new Heap(exports.memory, exports.heapBase());
@@ -259,13 +259,13 @@ export function setRelaxedSimdEnabler(fn: () => void): void {
 }
 
 /** @internal The companion instantiated over `memory`; null where relaxed SIMD is not there. */
-export function instantiateRelaxed(base64: string, memory: unknown): GemmExports | null {
+export function instantiateRelaxed(base64: string, memory: unknown): RelaxedExports | null {
   enableRelaxed?.();
   const bytes = relaxedBytes(base64);
   if (!bytes) return null;
   try {
     const module = new WebAssembly.Module(bytes);
-    return new WebAssembly.Instance(module, { env: { memory } }).exports as GemmExports;
+    return new WebAssembly.Instance(module, { env: { memory } }).exports as RelaxedExports;
   } catch {
     return null; // e.g. a platform that forbids synchronous compiles: the plain GEMM runs
   }
@@ -316,7 +316,7 @@ let pool: KernelPool | null = null;
  * @internal Replaces the kernels by `e` (a shared-memory instance) and its relaxed companion `r`
  * (or null), with a thread pool.
  */
-export function useKernels(e: unknown, r: GemmExports | null, p: KernelPool | null): void {
+export function useKernels(e: unknown, r: RelaxedExports | null, p: KernelPool | null): void {
   adopt(e, r);
   pool = p;
   syncTried = true;
@@ -328,8 +328,8 @@ export function wasmPool(): KernelPool | null {
   return pool;
 }
 
-/** @internal The relaxed-SIMD GEMM, when the runtime has relaxed SIMD (after compilation). */
-export function relaxedGemm(): GemmExports | null {
+/** @internal The relaxed-SIMD companion (GEMM, attention), when the runtime has relaxed SIMD (after compilation). */
+export function relaxedKernels(): RelaxedExports | null {
   return relaxed;
 }
 
@@ -337,7 +337,7 @@ export function relaxedGemm(): GemmExports | null {
 export interface WasmFeatures {
   /** Whether the kernels run in WebAssembly at all (false before compilation or without it). */
   ready: boolean;
-  /** Whether the runtime has relaxed SIMD, so the GEMM uses fused multiply-adds. */
+  /** Whether the runtime has relaxed SIMD, so the GEMM and attention use fused multiply-adds. */
   relaxedSimd: boolean;
   /**
    * Threads the matmul and the heavy kernels may use: `initWasm({ threads })` (or
@@ -382,7 +382,7 @@ export function kernelsOrNull(): KernelExports | null {
       starter(); // calls useKernels
       if (exports) return exports;
     } catch {
-      syncTried = true; // the module over its own memory, below
+      // The module over its own memory, below.
     }
   }
   try {
@@ -401,8 +401,8 @@ export function kernelsOrNull(): KernelExports | null {
 export interface WasmInitOptions {
   /**
    * Threads for the matmul, attention and the costly elementwise kernels, this one included: a
-   * count, or 'auto' (browsers: `navigator.hardwareConcurrency`, Node: the available parallelism;
-   * at most 8). Default: 1 in browsers; in Node, the count the kernels started with
+   * count, or 'auto' (browsers: `navigator.hardwareConcurrency`, Node: one per physical core; at
+   * most 8). Default: 1 in browsers; in Node, the count the kernels started with
    * (NABLA_WASM_THREADS, else one per physical core). In a browser they need a cross-origin
    * isolated page.
    */
@@ -467,26 +467,25 @@ export function initWasm(options: WasmInitOptions = {}): Promise<boolean> {
       return;
     }
     threadsUnavailable = 'starting';
-    try {
-      threadsUnavailable = await threadStarter(t);
-    } catch (e) {
-      threadsUnavailable = e instanceof Error ? e.message : String(e);
-    }
+    await startThreads(threadStarter, t);
   });
   return threading.then(() => exports !== null);
 }
 
 /** Node: `threads` (when asked) goes to the thread starter before the instance starts. */
 async function initNode(threads: number | 'auto', asked: boolean): Promise<boolean> {
-  if (asked && threadStarter) {
-    try {
-      threadsUnavailable = await threadStarter(threads);
-    } catch (e) {
-      threadsUnavailable = e instanceof Error ? e.message : String(e);
-    }
-  }
+  if (asked && threadStarter) await startThreads(threadStarter, threads);
   kernelsOrNull();
   return exports !== null;
+}
+
+/** Runs the thread starter; its answer (or error) is why the kernels run on one thread. */
+async function startThreads(start: ThreadStarter, threads: number | 'auto'): Promise<void> {
+  try {
+    threadsUnavailable = await start(threads);
+  } catch (e) {
+    threadsUnavailable = e instanceof Error ? e.message : String(e);
+  }
 }
 
 /** The single-threaded kernels, compiled asynchronously. */
@@ -509,13 +508,13 @@ function initSingle(): Promise<boolean> {
 }
 
 /** `instantiateRelaxed`, compiling asynchronously (what Chrome's main thread allows). */
-async function instantiateRelaxedAsync(memory: unknown): Promise<GemmExports | null> {
+async function instantiateRelaxedAsync(memory: unknown): Promise<RelaxedExports | null> {
   enableRelaxed?.();
   const bytes = relaxedBytes(RELAXED_WASM_BASE64);
   if (!bytes) return null;
   try {
     const { instance } = await WebAssembly.instantiate(bytes, { env: { memory } });
-    return instance.exports as GemmExports;
+    return instance.exports as RelaxedExports;
   } catch {
     return null;
   }

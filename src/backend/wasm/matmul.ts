@@ -12,8 +12,8 @@ import {
   alloc,
   wasmPool,
   kernelsOrNull,
-  relaxedGemm,
-  type GemmExports,
+  relaxedKernels,
+  type RelaxedExports,
   type PoolKernel,
 } from './instance.js';
 import { copyIn, copyOut, output, outputBytes, stagedBytes } from './stage.js';
@@ -32,8 +32,8 @@ const NR = 8;
 export const gemmTuning = { minThreadedMacs: 176 * 176 * 176, relaxedSimd: true };
 
 /** The GEMM that runs now, and its name for the pool. */
-function chooseGemm(plain: GemmExports): { gemm: GemmExports; kernel: PoolKernel } {
-  const r = gemmTuning.relaxedSimd ? relaxedGemm() : null;
+function chooseGemm(plain: RelaxedExports): { gemm: RelaxedExports; kernel: PoolKernel } {
+  const r = gemmTuning.relaxedSimd ? relaxedKernels() : null;
   return r ? { gemm: r, kernel: 'gemmRelaxed' } : { gemm: plain, kernel: 'gemm' };
 }
 

@@ -12,7 +12,7 @@
  * Atomics.wait where the thread may block (Node, a Web Worker), spinning on Atomics.load where it
  * may not (a browser page's main thread).
  */
-import type { GemmExports, KernelExports, KernelPool, PoolKernel } from './instance.js';
+import type { RelaxedExports, KernelExports, KernelPool, PoolKernel } from './instance.js';
 
 /** Int32 words per thread in the control block: the kernel's code, then its arguments (gemm: 15). */
 const SLOT = 16;
@@ -35,7 +35,7 @@ const CODES: Record<PoolKernel, number> = {
 };
 
 /** Kernels of the relaxed-SIMD companion, by their pool name: its export of the same name less "Relaxed". */
-const RELAXED: Partial<Record<PoolKernel, keyof GemmExports>> = {
+const RELAXED: Partial<Record<PoolKernel, keyof RelaxedExports>> = {
   gemmRelaxed: 'gemm',
   attentionForwardRelaxed: 'attentionForward',
   attentionBackwardRelaxed: 'attentionBackward',
@@ -99,7 +99,7 @@ export function canBlock(): boolean {
 export function kernelPool(
   threads: number,
   k: KernelExports,
-  r: GemmExports | null,
+  r: RelaxedExports | null,
   control: SharedArrayBuffer,
   block: boolean,
 ): KernelPool {

@@ -17,7 +17,7 @@ import { KERNELS_SHARED_WASM_BASE64, RELAXED_SHARED_WASM_BASE64 } from '../binar
 import {
   decodeBase64,
   relaxedBytes,
-  type GemmExports,
+  type RelaxedExports,
   type KernelExports,
   useKernels,
 } from '../instance.js';
@@ -104,7 +104,7 @@ export async function startBrowserThreads(threads: number | 'auto'): Promise<str
   let module: object;
   let relaxed: object | null;
   let k: KernelExports;
-  let r: GemmExports | null;
+  let r: RelaxedExports | null;
   try {
     // Asynchronous compiles: a page's main thread refuses synchronous ones over 4 KB.
     module = await wasm.compile(decodeBase64(KERNELS_SHARED_WASM_BASE64));
@@ -113,7 +113,7 @@ export async function startBrowserThreads(threads: number | 'auto'): Promise<str
     memory = new wasm.Memory({ initial: 1, maximum: 65536, shared: true });
     k = (await wasm.instantiate(module, { env: { memory } })).exports as KernelExports;
     r = relaxed
-      ? ((await wasm.instantiate(relaxed, { env: { memory } })).exports as GemmExports)
+      ? ((await wasm.instantiate(relaxed, { env: { memory } })).exports as RelaxedExports)
       : null;
   } catch (e) {
     return `the shared-memory kernels could not be set up: ${e instanceof Error ? e.message : e}`;

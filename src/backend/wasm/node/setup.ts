@@ -46,17 +46,18 @@ export function setUpWasmForNode(threads: string | undefined, residentMiB?: stri
       console.warn(`nabla: NABLA_WASM_RESIDENT_MIB=${residentMiB} is not a number >= 0; ignored`);
   }
   setRelaxedSimdEnabler(enableRelaxedSimd);
-  let n = threads === undefined || threads === '' ? defaultWasmThreads() : Number(threads);
-  if (!(Number.isInteger(n) && n >= 1)) {
+  // null: the default, read from the CPU topology only when the kernels start (not at import).
+  let n: number | null = threads === undefined || threads === '' ? null : Number(threads);
+  if (n !== null && !(Number.isInteger(n) && n >= 1)) {
     console.warn(
-      `nabla: NABLA_WASM_THREADS=${threads} is not an integer >= 1; the wasm backend's matmul runs on one thread`,
+      `nabla: NABLA_WASM_THREADS=${threads} is not an integer >= 1; the wasm backend runs on one thread`,
     );
     n = 1;
   }
-  setKernelStarter(() => startWasmThreads(n));
+  setKernelStarter(() => startWasmThreads(n ?? defaultWasmThreads()));
   // initWasm({ threads }): the count the instance starts with, if it has not started yet.
   setThreadStarter(async (threads) => {
-    const want = threads === 'auto' ? Math.min(8, availableParallelism()) : threads;
+    const want = threads === 'auto' ? defaultWasmThreads() : threads;
     const running = wasmThreadsStarted();
     if (running === 0) n = want;
     if (running !== 0 && running !== want) {

@@ -13,7 +13,7 @@ import { KERNELS_SHARED_WASM_BASE64, RELAXED_SHARED_WASM_BASE64 } from '../binar
 import {
   decodeBase64,
   relaxedBytes,
-  type GemmExports,
+  type RelaxedExports,
   type KernelExports,
   useKernels,
 } from '../instance.js';
@@ -60,7 +60,7 @@ export function startWasmThreads(n: number): void {
   const bytes = relaxedBytes(RELAXED_SHARED_WASM_BASE64);
   const relaxed = bytes ? new WebAssembly.Module(bytes) : null;
   const r = relaxed
-    ? (new WebAssembly.Instance(relaxed, { env: { memory } }).exports as GemmExports)
+    ? (new WebAssembly.Instance(relaxed, { env: { memory } }).exports as RelaxedExports)
     : null;
   const control = new SharedArrayBuffer(controlBytes(n));
   for (let i = 1; i < n; i++) {
